@@ -1,0 +1,114 @@
+import type { AdamConfig } from './config.js';
+
+const f32 = Math.fround;
+
+export interface AdamState {
+  step: number;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+/**
+ * Adam over one flat Float32Array of parameters: the parameter server's optimizer.
+ *
+ * By default it reproduces `tf.train.adam` operation for operation, rounding to float32 where
+ * TensorFlow.js does (moments, bias corrections, the running powers beta^t kept as float32
+ * products), so that a distributed run can be checked against single-process tfjs training.
+ * With `epsilonInsideSqrt` it computes `theta -= lr * m_hat / sqrt(v_hat + eps)` instead.
+ *
+ * `apply` allocates nothing: one pass over the arrays per step.
+ */
+export class Adam {
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  private stepCount = 0;
+  /** beta1^t and beta2^t, as float32 running products like tf.train.adam's accBeta variables. */
+  private accBeta1: number;
+  private accBeta2: number;
+
+  constructor(
+    readonly size: number,
+    readonly config: AdamConfig,
+  ) {
+    this.m = new Float32Array(size);
+    this.v = new Float32Array(size);
+    this.accBeta1 = f32(config.beta1);
+    this.accBeta2 = f32(config.beta2);
+  }
+
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /** Updates `params` in place with the averaged gradient `grads`. */
+  apply(params: Float32Array, grads: Float32Array): void {
+    if (params.length !== this.size || grads.length !== this.size) {
+      throw new RangeError(`Adam.apply: expected ${this.size} values, got params ${params.length}, grads ${grads.length}`);
+    }
+    if (this.config.epsilonInsideSqrt) this.applyEpsilonInside(params, grads);
+    else this.applyLikeTfjs(params, grads);
+    this.stepCount++;
+    this.accBeta1 = f32(this.accBeta1 * f32(this.config.beta1));
+    this.accBeta2 = f32(this.accBeta2 * f32(this.config.beta2));
+  }
+
+  private applyLikeTfjs(params: Float32Array, grads: Float32Array): void {
+    const { m, v } = this;
+    const beta1 = f32(this.config.beta1);
+    const beta2 = f32(this.config.beta2);
+    const oneMinusBeta1 = f32(1 - this.config.beta1);
+    const oneMinusBeta2 = f32(1 - this.config.beta2);
+    const oneMinusAccBeta1 = f32(1 - this.accBeta1);
+    const oneMinusAccBeta2 = f32(1 - this.accBeta2);
+    const negLr = f32(-this.config.learningRate);
+    const eps = f32(this.config.epsilon);
+    for (let i = 0; i < params.length; i++) {
+      const g = grads[i]!;
+      const mi = f32(f32(m[i]! * beta1) + f32(g * oneMinusBeta1));
+      const vi = f32(f32(v[i]! * beta2) + f32(f32(g * g) * oneMinusBeta2));
+      m[i] = mi;
+      v[i] = vi;
+      const mHat = f32(mi / oneMinusAccBeta1);
+      const vHat = f32(vi / oneMinusAccBeta2);
+      const ratio = f32(mHat / f32(f32(Math.sqrt(vHat)) + eps));
+      params[i] = f32(ratio * negLr) + params[i]!;
+    }
+  }
+
+  private applyEpsilonInside(params: Float32Array, grads: Float32Array): void {
+    const { m, v } = this;
+    const { beta1, beta2, learningRate, epsilon } = this.config;
+    const t = this.stepCount + 1;
+    const correction1 = 1 - beta1 ** t;
+    const correction2 = 1 - beta2 ** t;
+    for (let i = 0; i < params.length; i++) {
+      const g = grads[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * g;
+      const vi = beta2 * v[i]! + (1 - beta2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      params[i] = params[i]! - (learningRate * (mi / correction1)) / Math.sqrt(vi / correction2 + epsilon);
+    }
+  }
+
+  /** A copy of the optimizer's state, for checkpoints. */
+  state(): AdamState {
+    return { step: this.stepCount, m: this.m.slice(), v: this.v.slice() };
+  }
+
+  /** Restores a state taken with `state()` (from a checkpoint or a saved run). */
+  restore(state: AdamState): void {
+    if (state.m.length !== this.size || state.v.length !== this.size) {
+      throw new RangeError(`Adam.restore: expected ${this.size} moments, got ${state.m.length} and ${state.v.length}`);
+    }
+    this.m.set(state.m);
+    this.v.set(state.v);
+    this.stepCount = state.step;
+    this.accBeta1 = f32(this.config.beta1);
+    this.accBeta2 = f32(this.config.beta2);
+    for (let t = 0; t < state.step; t++) {
+      this.accBeta1 = f32(this.accBeta1 * f32(this.config.beta1));
+      this.accBeta2 = f32(this.accBeta2 * f32(this.config.beta2));
+    }
+  }
+}

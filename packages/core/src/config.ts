@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * The job config: one JSON file that says what to train, on what data, and how.
+ * Field names follow Keras (units, activation, returnSequences, inputShape) so that a Keras
+ * model reads across almost word for word. docs/configuration.md documents every field.
+ */
+
+const positiveInt = z.int().positive();
+
+const activation = z.enum(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus']);
+
+const denseLayer = z.strictObject({
+  type: z.literal('dense'),
+  units: positiveInt,
+  activation: activation.default('linear'),
+  useBias: z.boolean().default(true),
+  inputShape: z.array(positiveInt).min(1).optional(),
+});
+
+const embeddingLayer = z.strictObject({
+  type: z.literal('embedding'),
+  inputDim: positiveInt,
+  outputDim: positiveInt,
+  inputLength: positiveInt.optional(),
+});
+
+const lstmLayer = z.strictObject({
+  type: z.literal('lstm'),
+  units: positiveInt,
+  returnSequences: z.boolean().default(false),
+  activation: activation.default('tanh'),
+  recurrentActivation: activation.default('sigmoid'),
+  inputShape: z.array(positiveInt).length(2).optional(),
+});
+
+const dropoutLayer = z.strictObject({
+  type: z.literal('dropout'),
+  rate: z.number().min(0).lt(1),
+});
+
+export const layerTypes = ['dense', 'embedding', 'lstm', 'dropout'] as const;
+
+export const layerSpecSchema = z.discriminatedUnion('type', [denseLayer, embeddingLayer, lstmLayer, dropoutLayer]);
+
+const adamSpec = z.strictObject({
+  learningRate: z.number().positive().default(0.001),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  /** tf.train.adam's default: the float32 backend epsilon. */
+  epsilon: z.number().positive().default(1e-7),
+  /** Use `lr * m_hat / sqrt(v_hat + eps)` (as in many Adam tutorials) instead of `/ (sqrt(v_hat) + eps)`. */
+  epsilonInsideSqrt: z.boolean().default(false),
+});
+
+const csvData = z.strictObject({
+  format: z.literal('csv').default('csv'),
+  path: z.string().min(1),
+  features: z.array(z.string().min(1)).min(1),
+  target: z.string().min(1),
+  /** Standardise each feature with the mean and deviation of the training split. */
+  normalize: z.boolean().default(true),
+});
+
+export const jobConfigSchema = z.strictObject({
+  model: z.array(layerSpecSchema).min(1),
+  loss: z.enum(['meanSquaredError', 'binaryCrossentropy']),
+  metrics: z.array(z.enum(['accuracy', 'mae'])).default([]),
+  optimizer: z.strictObject({ adam: adamSpec.default(adamSpec.parse({})) }).default({ adam: adamSpec.parse({}) }),
+  batchSize: positiveInt.default(32),
+  /**
+   * Samples per chunk: the unit of work a worker computes and the unit in which gradients are
+   * summed (in chunk order). Results depend on it, never on the number of workers.
+   * Default: a quarter of the batch, rounded up.
+   */
+  chunkSize: positiveInt.optional(),
+  epochs: z.int().min(0).default(1),
+  seed: z.int().min(0).max(0xffffffff).default(0),
+  shuffle: z.boolean().default(true),
+  validationSplit: z.number().min(0).lt(1).default(0),
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  data: csvData,
+});
+
+export type JobConfig = z.infer<typeof jobConfigSchema>;
+export type LayerSpec = z.infer<typeof layerSpecSchema>;
+export type AdamConfig = z.infer<typeof adamSpec>;
+export type LossName = JobConfig['loss'];
+export type MetricName = JobConfig['metrics'][number];
+export type BackendName = JobConfig['backend'];
+
+/** The chunk size a job actually uses. */
+export function chunkSizeOf(config: Pick<JobConfig, 'batchSize' | 'chunkSize'>): number {
+  return Math.min(config.chunkSize ?? Math.ceil(config.batchSize / 4), config.batchSize);
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : out ? `.${String(s)}` : String(s);
+  return out || '(top level)';
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const where = formatPath(issue.path);
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator === 'type') {
+    const got = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], input);
+    return `${where}: unknown layer type ${JSON.stringify(got)}; expected one of ${layerTypes.join(', ')}`;
+  }
+  if (issue.code === 'unrecognized_keys') {
+    return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  }
+  return `${where}: ${issue.message.replace(/^Invalid input: /, '')}`;
+}
+
+/** Validates a parsed config object; `source` names it in errors (usually the file path). */
+export function parseJobConfig(input: unknown, source: string): JobConfig {
+  const result = jobConfigSchema.safeParse(input);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
+    throw new ConfigError(`${source}: ${first ? describeIssue(first, input) : 'invalid config'}${more}`);
+  }
+  const config = result.data;
+  checkModelShape(config, source);
+  return config;
+}
+
+function checkModelShape(config: JobConfig, source: string): void {
+  const first = config.model[0];
+  if (first?.type === 'dropout') throw new ConfigError(`${source}: model[0]: a model cannot start with dropout`);
+  config.model.forEach((layer, i) => {
+    if (i > 0 && 'inputShape' in layer && layer.inputShape) {
+      throw new ConfigError(`${source}: model[${i}].inputShape: only the first layer takes an inputShape`);
+    }
+    if (i > 0 && layer.type === 'embedding') {
+      throw new ConfigError(`${source}: model[${i}]: an embedding must be the first layer`);
+    }
+  });
+  const last = config.model.at(-1);
+  if (config.loss === 'binaryCrossentropy' && !(last?.type === 'dense' && last.units === 1 && last.activation === 'sigmoid')) {
+    throw new ConfigError(`${source}: loss: binaryCrossentropy needs a last layer of dense, units 1, activation "sigmoid"`);
+  }
+}
+
+/** Reads, parses and validates a job config file; `data.path` is resolved against the file's folder. */
+export function loadJobConfig(file: string): JobConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new ConfigError(`${file}: cannot read config: ${reason}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const config = parseJobConfig(raw, file);
+  config.data.path = path.resolve(path.dirname(path.resolve(file)), config.data.path);
+  return config;
+}

@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import type { JobConfig } from './config.js';
+import { DataError } from './errors.js';
+
+/** Rows of features and targets, row-major in flat Float32Arrays. */
+export interface Dataset {
+  rows: number;
+  featureCount: number;
+  /** rows x featureCount */
+  x: Float32Array;
+  /** rows (one target per row) */
+  y: Float32Array;
+}
+
+/** Per-feature standardisation, fitted on the training split only. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+export interface PreparedData {
+  featureNames: string[];
+  train: Dataset;
+  validation: Dataset;
+  normalization?: Normalization;
+}
+
+type CsvSpec = JobConfig['data'];
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DataError(`${file}: cannot read data file: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Reads a numeric CSV with a header row. Every feature cell and the target must be a finite
+ * number; the first bad cell is reported with its line and column.
+ */
+export function loadCsv(spec: Pick<CsvSpec, 'path' | 'features' | 'target'>): Dataset {
+  const file = spec.path;
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(readText(file), { skip_empty_lines: true, trim: true, info: true, relax_column_count: false }) as unknown as typeof records;
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  const header = records[0]?.record;
+  if (!header) throw new DataError(`${file}: the file is empty; expected a header row`);
+  const columnOf = (name: string, field: string): number => {
+    const index = header.indexOf(name);
+    if (index < 0) throw new DataError(`${file}: no column "${name}" (named in data.${field}); the header has ${header.join(', ')}`);
+    return index;
+  };
+  const featureColumns = spec.features.map((f) => columnOf(f, 'features'));
+  const targetColumn = columnOf(spec.target, 'target');
+  const rows = records.length - 1;
+  if (rows === 0) throw new DataError(`${file}: no data rows after the header`);
+  const featureCount = featureColumns.length;
+  const x = new Float32Array(rows * featureCount);
+  const y = new Float32Array(rows);
+  const numberAt = (r: number, column: number): number => {
+    const { record, info } = records[r + 1]!;
+    const cell = record[column] ?? '';
+    const value = cell === '' ? Number.NaN : Number(cell);
+    if (!Number.isFinite(value)) {
+      throw new DataError(`${file}:${info.lines}: column "${header[column]}": ${JSON.stringify(cell)} is not a number`);
+    }
+    return value;
+  };
+  for (let r = 0; r < rows; r++) {
+    for (let f = 0; f < featureCount; f++) x[r * featureCount + f] = numberAt(r, featureColumns[f]!);
+    y[r] = numberAt(r, targetColumn);
+  }
+  return { rows, featureCount, x, y };
+}
+
+/** Keras's validation_split: the last `fraction` of the rows (before any shuffling) is held out. */
+export function splitValidation(data: Dataset, fraction: number): { train: Dataset; validation: Dataset } {
+  const trainRows = Math.floor(data.rows * (1 - fraction));
+  const slice = (from: number, to: number): Dataset => ({
+    rows: to - from,
+    featureCount: data.featureCount,
+    x: data.x.slice(from * data.featureCount, to * data.featureCount),
+    y: data.y.slice(from, to),
+  });
+  return { train: slice(0, trainRows), validation: slice(trainRows, data.rows) };
+}
+
+export function fitNormalization(data: Dataset): Normalization {
+  const { rows, featureCount: n, x } = data;
+  const mean = new Array<number>(n).fill(0);
+  const std = new Array<number>(n).fill(0);
+  for (let r = 0; r < rows; r++) for (let f = 0; f < n; f++) mean[f]! += x[r * n + f]!;
+  for (let f = 0; f < n; f++) mean[f]! /= rows;
+  for (let r = 0; r < rows; r++) for (let f = 0; f < n; f++) std[f]! += (x[r * n + f]! - mean[f]!) ** 2;
+  // A constant column would divide by zero: leave it centred but unscaled.
+  for (let f = 0; f < n; f++) std[f] = Math.sqrt(std[f]! / rows) || 1;
+  return { mean, std };
+}
+
+export function applyNormalization(data: Dataset, norm: Normalization): void {
+  const { rows, featureCount: n, x } = data;
+  for (let r = 0; r < rows; r++) for (let f = 0; f < n; f++) x[r * n + f] = (x[r * n + f]! - norm.mean[f]!) / norm.std[f]!;
+}
+
+/** Loads a job's data: reads it, splits off validation, and standardises with training statistics. */
+export function prepareData(config: Pick<JobConfig, 'data' | 'validationSplit'>): PreparedData {
+  const all = loadCsv(config.data);
+  const { train, validation } = splitValidation(all, config.validationSplit);
+  if (train.rows === 0) throw new DataError(`${config.data.path}: validationSplit ${config.validationSplit} leaves no training rows`);
+  let normalization: Normalization | undefined;
+  if (config.data.normalize) {
+    normalization = fitNormalization(train);
+    applyNormalization(train, normalization);
+    applyNormalization(validation, normalization);
+  }
+  return { featureNames: [...config.data.features], train, validation, ...(normalization ? { normalization } : {}) };
+}
+
+/** Gathers the given rows of a dataset into fresh contiguous arrays (a chunk's payload). */
+export function gatherRows(data: Dataset, rows: Uint32Array): { x: Float32Array; y: Float32Array } {
+  const n = data.featureCount;
+  const x = new Float32Array(rows.length * n);
+  const y = new Float32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    x.set(data.x.subarray(r * n, r * n + n), i * n);
+    y[i] = data.y[r]!;
+  }
+  return { x, y };
+}

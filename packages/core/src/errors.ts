@@ -1,0 +1,102 @@
+/**
+ * Every failure a user can act on is one of these classes. `code` is stable (documented in
+ * docs/errors.md and safe to match on); `message` is one line that names the file, field or
+ * peer at fault.
+ */
+export type ErrorCode =
+  /** The job config is not valid JSON or breaks the schema. */
+  | 'E_CONFIG'
+  /** A data file is missing, unreadable, or has a bad row or column. */
+  | 'E_DATA'
+  /** Tensor shapes do not fit the model (wrong feature count, wrong weight sizes). */
+  | 'E_SHAPE'
+  /** A gradient or weight holds NaN or Infinity. */
+  | 'E_NUMERIC'
+  /** A frame could not be decoded, is too large, or breaks the message schema. */
+  | 'E_PROTOCOL'
+  /** The peer speaks another protocol version. */
+  | 'E_VERSION'
+  /** The peer presented a wrong or missing token. */
+  | 'E_AUTH'
+  /** A peer could not be reached or went away. */
+  | 'E_CONNECT'
+  /** A saved model directory is missing or does not fit the config. */
+  | 'E_MODEL'
+  /** A requested TensorFlow.js backend is not available. */
+  | 'E_BACKEND'
+  /** Anything else: a bug in Adamant. */
+  | 'E_INTERNAL';
+
+export class AdamantError extends Error {
+  override name = 'AdamantError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class ConfigError extends AdamantError {
+  override name = 'ConfigError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONFIG', message, options);
+  }
+}
+
+export class DataError extends AdamantError {
+  override name = 'DataError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_DATA', message, options);
+  }
+}
+
+export class ShapeError extends AdamantError {
+  override name = 'ShapeError';
+  constructor(message: string) {
+    super('E_SHAPE', message);
+  }
+}
+
+export class NumericError extends AdamantError {
+  override name = 'NumericError';
+  constructor(message: string) {
+    super('E_NUMERIC', message);
+  }
+}
+
+export class ProtocolError extends AdamantError {
+  override name = 'ProtocolError';
+  constructor(message: string, code: 'E_PROTOCOL' | 'E_VERSION' | 'E_AUTH' = 'E_PROTOCOL') {
+    super(code, message);
+  }
+}
+
+export class ConnectError extends AdamantError {
+  override name = 'ConnectError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONNECT', message, options);
+  }
+}
+
+export class ModelError extends AdamantError {
+  override name = 'ModelError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_MODEL', message, options);
+  }
+}
+
+export class BackendError extends AdamantError {
+  override name = 'BackendError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_BACKEND', message, options);
+  }
+}
+
+/** Normalises anything thrown into an AdamantError, keeping the original as `cause`. */
+export function toAdamantError(err: unknown): AdamantError {
+  if (err instanceof AdamantError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AdamantError('E_INTERNAL', message.split('\n')[0] ?? message, { cause: err });
+}

@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LayerSpec } from './config.js';
+import { ShapeError } from './errors.js';
+import { mixSeed } from './rng.js';
+
+/** Stable layer names ("dense_1", "lstm_2", ...): weights are named after them on the wire and on disk. */
+export function layerName(layer: LayerSpec, index: number): string {
+  return `${layer.type}_${index + 1}`;
+}
+
+/**
+ * Fills in the first layer's input shape from the data (the feature count of a CSV) when the
+ * config leaves it out, and checks it when the config gives it.
+ */
+export function resolveInputShape(layers: readonly LayerSpec[], featureCount: number, source: string): LayerSpec[] {
+  const resolved = layers.map((l) => ({ ...l }));
+  const first = resolved[0];
+  if (!first) throw new ShapeError(`${source}: the model has no layers`);
+  if (first.type === 'dense') {
+    first.inputShape ??= [featureCount];
+    const perSample = first.inputShape.reduce((a, b) => a * b, 1);
+    if (perSample !== featureCount) {
+      throw new ShapeError(`${source}: model[0].inputShape [${first.inputShape}] holds ${perSample} values, but the data has ${featureCount} features`);
+    }
+  } else if (first.type === 'embedding') {
+    first.inputLength ??= featureCount;
+    if (first.inputLength !== featureCount) {
+      throw new ShapeError(`${source}: model[0].inputLength is ${first.inputLength}, but the data has sequences of ${featureCount}`);
+    }
+  } else if (first.type === 'lstm' && !first.inputShape) {
+    throw new ShapeError(`${source}: model[0].inputShape is required for a first lstm layer ([timesteps, features])`);
+  }
+  return resolved;
+}
+
+/**
+ * Builds the tfjs Sequential model a layer list describes. Initial weights come from `seed`
+ * alone (each weight has its own derived seed), so every process that builds the model from
+ * the same config starts from the same numbers.
+ */
+export function buildModel(layers: readonly LayerSpec[], seed: number): tf.Sequential {
+  const model = tf.sequential();
+  layers.forEach((spec, i) => {
+    const name = layerName(spec, i);
+    const s = (k: number) => mixSeed(seed, i, k);
+    switch (spec.type) {
+      case 'dense':
+        model.add(
+          tf.layers.dense({
+            name,
+            units: spec.units,
+            activation: spec.activation,
+            useBias: spec.useBias,
+            kernelInitializer: tf.initializers.glorotUniform({ seed: s(0) }),
+            ...(spec.inputShape ? { inputShape: spec.inputShape } : {}),
+          }),
+        );
+        break;
+      case 'embedding':
+        model.add(
+          tf.layers.embedding({
+            name,
+            inputDim: spec.inputDim,
+            outputDim: spec.outputDim,
+            embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: s(0) }),
+            ...(spec.inputLength ? { inputLength: spec.inputLength } : {}),
+          }),
+        );
+        break;
+      case 'lstm':
+        model.add(
+          tf.layers.lstm({
+            name,
+            units: spec.units,
+            returnSequences: spec.returnSequences,
+            activation: spec.activation,
+            recurrentActivation: spec.recurrentActivation,
+            kernelInitializer: tf.initializers.glorotUniform({ seed: s(0) }),
+            recurrentInitializer: tf.initializers.orthogonal({ gain: 1, seed: s(1) }),
+            ...(spec.inputShape ? { inputShape: spec.inputShape } : {}),
+          }),
+        );
+        break;
+      case 'dropout':
+        model.add(tf.layers.dropout({ name, rate: spec.rate, seed: s(0) }));
+        break;
+    }
+  });
+  return model;
+}
+
+/** Whether a model trains an embedding (whose gradient needs UnsortedSegmentSum). */
+export function hasEmbedding(layers: readonly LayerSpec[]): boolean {
+  return layers.some((l) => l.type === 'embedding');
+}
