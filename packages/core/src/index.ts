@@ -11,3 +11,4 @@ export * from './modelio.js';
 export * from './data.js';
 export * from './protocol.js';
 export * from './backend.js';
+export * from './log.js';

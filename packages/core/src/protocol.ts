@@ -154,8 +154,8 @@ export function createCodec(): MessageCodec {
 }
 
 /** A byte view of a Float32Array, for the wire (no copy). */
-export function floatBytes(values: Float32Array): Uint8Array {
-  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+export function floatBytes(values: Float32Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
 }
 
 /**

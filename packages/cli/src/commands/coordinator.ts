@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { createLog, type LogLevel } from '../logger.js';
+import { defaultOutDir, finishTraining, prepareCoordinator, type TrainingOptions } from './shared.js';
+
+export interface CoordinatorCommandOptions extends TrainingOptions {
+  port: number;
+  host: string;
+  minWorkers: number;
+  token?: string;
+  logLevel: LogLevel;
+  logJson?: boolean;
+}
+
+/**
+ * `adamant coordinator CONFIG --port P`: the parameter server of a multi-machine job. Workers
+ * join with `adamant worker --connect ws://HOST:P --token T`; training starts once
+ * `--min-workers` are ready, and later workers join at the next step.
+ */
+export async function coordinatorCommand(configPath: string, options: CoordinatorCommandOptions): Promise<void> {
+  const log = createLog(options.logLevel, options.logJson === true);
+  const token = options.token ?? process.env.ADAMANT_TOKEN ?? randomBytes(16).toString('hex');
+  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, token }, log);
+  const out = options.out ?? defaultOutDir(configPath);
+  try {
+    if (coordinator.config.epochs > 0) {
+      const { port } = await coordinator.listen();
+      const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'THIS_HOST' : options.host;
+      process.stderr.write(
+        `adamant coordinator listening on ${options.host}:${port}; waiting for ${options.minWorkers} worker(s). Start each with:\n` +
+          `  ADAMANT_TOKEN=${token} adamant worker --connect ws://${shownHost}:${port}\n`,
+      );
+    }
+    const result = await coordinator.train();
+    progress.stop();
+    await finishTraining(coordinator, result, options, out, coordinator.workerCount);
+  } finally {
+    progress.stop();
+    await coordinator.close();
+  }
+}

@@ -1,0 +1,89 @@
+import path from 'node:path';
+import { Coordinator, type TrainingResult, type WorkerEvent } from '@adamant/coordinator';
+import { loadJobConfig, loadModel, type Log } from '@adamant/core';
+import { TrainingProgress } from '../progress.js';
+
+export interface TrainingOptions {
+  epochs?: number;
+  init?: string;
+  out?: string;
+  json?: boolean;
+}
+
+/** Where a run's model goes when `--out` is not given: runs/<config name>-<time>. */
+export function defaultOutDir(configPath: string): string {
+  const base = path.basename(configPath, path.extname(configPath));
+  const name = base === 'job' ? path.basename(path.dirname(path.resolve(configPath))) : base;
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return path.join('runs', `${name}-${stamp}`);
+}
+
+/** Loads the config, applies command-line overrides, and builds the coordinator with its progress display. */
+export async function prepareCoordinator(
+  configPath: string,
+  options: TrainingOptions & { host?: string; port?: number; token?: string; minWorkers?: number },
+  log: Log,
+  onWorker?: (e: WorkerEvent) => void,
+): Promise<{ coordinator: Coordinator; progress: TrainingProgress }> {
+  const config = loadJobConfig(configPath);
+  if (options.epochs !== undefined) config.epochs = options.epochs;
+  const progress = new TrainingProgress(options.json === true);
+  const coordinator = await Coordinator.create({
+    config,
+    source: configPath,
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(options.minWorkers !== undefined ? { minWorkers: options.minWorkers } : {}),
+    log,
+    onWorker: (e) => {
+      progress.worker(e);
+      onWorker?.(e);
+    },
+    onStep: progress.step,
+    onEpoch: progress.epoch,
+  });
+  if (options.init) {
+    const initial = await loadModel(options.init);
+    coordinator.layout.assertMatches(initial, options.init);
+    coordinator.setWeights(coordinator.layout.read(initial), options.init);
+    initial.dispose();
+  }
+  return { coordinator, progress };
+}
+
+/** The machine-readable summary printed as the last line of stdout with `--json`. */
+export function resultJson(result: TrainingResult, workers: number, out: string | undefined): Record<string, unknown> {
+  const final = result.final;
+  return {
+    loss: final?.loss ?? null,
+    metrics: final?.metrics ?? {},
+    valLoss: final?.valLoss ?? null,
+    valMetrics: final?.valMetrics ?? {},
+    epochs: result.epochs,
+    steps: result.steps,
+    samples: result.samples,
+    seconds: Number(result.seconds.toFixed(3)),
+    workers,
+    backend: result.backend,
+    workerBackends: result.workerBackends,
+    out: out ?? null,
+  };
+}
+
+/** Saves the model and prints the outcome (one JSON line with --json, a sentence otherwise). */
+export async function finishTraining(
+  coordinator: Coordinator,
+  result: TrainingResult,
+  options: TrainingOptions,
+  out: string,
+  workers: number,
+): Promise<void> {
+  await coordinator.save(out, resultJson(result, workers, out));
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(resultJson(result, workers, out))}\n`);
+  } else {
+    const rate = result.seconds > 0 ? ` (${Math.round(result.samples / result.seconds)} samples/s)` : '';
+    process.stdout.write(`trained ${result.epochs} epochs, ${result.steps} steps in ${result.seconds.toFixed(1)} s${rate}; model saved to ${out}\n`);
+  }
+}

@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ConnectError } from '@adamant/core';
+import { createLog, type LogLevel } from '../logger.js';
+import { defaultOutDir, finishTraining, prepareCoordinator, type TrainingOptions } from './shared.js';
+
+export interface TrainCommandOptions extends TrainingOptions {
+  workers: number;
+  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  logLevel: LogLevel;
+  logJson?: boolean;
+}
+
+const cliEntry = fileURLToPath(new URL('../bin.js', import.meta.url));
+
+interface LocalWorker {
+  index: number;
+  child: ChildProcess;
+  lastError?: string;
+  exitCode?: number | null;
+}
+
+/**
+ * `adamant train`: the local simulation. A coordinator in this process and N worker processes
+ * (`adamant worker`) on loopback, exactly the multi-machine path with every host on this one.
+ */
+export async function trainCommand(configPath: string, options: TrainCommandOptions): Promise<void> {
+  const log = createLog(options.logLevel, options.logJson === true);
+  const token = randomBytes(16).toString('hex');
+  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, host: '127.0.0.1', port: 0, token, minWorkers: options.workers }, log);
+  const out = options.out ?? defaultOutDir(configPath);
+  const workers: LocalWorker[] = [];
+  let finished = false;
+  const stopWorkers = () => workers.forEach((w) => w.exitCode === undefined && w.child.kill('SIGTERM'));
+  const onSignal = () => {
+    stopWorkers();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (coordinator.config.epochs > 0) {
+      const { url } = await coordinator.listen();
+      for (let index = 1; index <= options.workers; index++) {
+        const args = [cliEntry, 'worker', '--connect', url, '--connect-timeout', '10', '--log-level', options.logLevel];
+        if (options.backend) args.push('--backend', options.backend);
+        if (options.logJson) args.push('--log-json');
+        const child = spawn(process.execPath, args, {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, ADAMANT_TOKEN: token, ADAMANT_LOG_PREFIX: `worker ${index} ` },
+        });
+        const worker: LocalWorker = { index, child };
+        workers.push(worker);
+        createInterface({ input: child.stderr! }).on('line', (line) => {
+          if (line.startsWith('adamant: ')) worker.lastError = line.slice('adamant: '.length);
+          process.stderr.write(`${line}\n`);
+        });
+        child.on('exit', (code, signal) => {
+          worker.exitCode = code;
+          if (finished) return;
+          log.warn('worker process exited', { worker: index, code, signal, error: worker.lastError });
+          if (workers.every((w) => w.exitCode !== undefined)) {
+            const last = worker.lastError ? `: ${worker.lastError}` : ` with ${signal ?? `code ${code}`}`;
+            coordinator.abort(new ConnectError(`all ${workers.length} worker processes exited before training finished; worker ${index} exited${last}`));
+          }
+        });
+      }
+    }
+    const result = await coordinator.train();
+    finished = true;
+    progress.stop();
+    await finishTraining(coordinator, result, options, out, options.workers);
+  } finally {
+    finished = true;
+    progress.stop();
+    await coordinator.close();
+    // Workers exit by themselves on "done" or when the coordinator closes; make sure none lingers.
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.exitCode !== undefined) return resolve();
+            const timer = setTimeout(() => w.child.kill('SIGKILL'), 5000);
+            w.child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

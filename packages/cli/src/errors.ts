@@ -1,0 +1,20 @@
+import { toAdamantError } from '@adamant/core';
+
+/** Exit statuses of every command, documented in the README. */
+export const ExitCode = {
+  ok: 0,
+  /** Training or a command failed; the one-line error says why. */
+  failed: 1,
+  /** The command line itself was wrong. */
+  usage: 2,
+  /** Stopped by SIGINT or SIGTERM. */
+  interrupted: 130,
+} as const;
+
+/** Prints a failure as one line on stderr and returns the exit status. */
+export function reportError(err: unknown): number {
+  const error = toAdamantError(err);
+  process.stderr.write(`adamant: ${error.message} [${error.code}]\n`);
+  if (error.code === 'E_INTERNAL' && process.env.ADAMANT_DEBUG) console.error(error.cause ?? error);
+  return ExitCode.failed;
+}

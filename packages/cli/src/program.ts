@@ -1,0 +1,91 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { coordinatorCommand } from './commands/coordinator.js';
+import { trainCommand } from './commands/train.js';
+import { workerCommand } from './commands/worker.js';
+import { logLevels } from './logger.js';
+
+const VERSION = '0.1.0';
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+function wsUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a URL; expected ws://HOST:PORT`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new InvalidArgumentError(`"${value}" is not a ws:// URL; expected ws://HOST:PORT`);
+  return value;
+}
+
+const backendOption = () =>
+  new Option('--backend <name>', 'TensorFlow.js backend, overriding the config').choices(['auto', 'tensorflow', 'wasm', 'cpu']);
+const logLevelOption = (fallback: string) => new Option('--log-level <level>', 'log detail on stderr').choices(logLevels).default(fallback);
+const logJsonOption = () => new Option('--log-json', 'log JSON lines (for log collectors) instead of text');
+
+function trainingOptions(command: Command): Command {
+  return command
+    .option('--epochs <n>', 'override the config\'s epochs (0 saves the initial weights)', integer(0))
+    .option('--init <dir>', 'start from the weights of a saved model directory')
+    .option('--out <dir>', 'where to save the trained model (default: runs/<name>-<time>)')
+    .option('--json', 'print one JSON object with the results as the last line of stdout');
+}
+
+/** The `adamant` command line. The CLI only parses and wires; the work happens in the packages. */
+export function createProgram(): Command {
+  const program = new Command('adamant')
+    .description('Distributed data-parallel training for TensorFlow.js models, bitwise reproducible whatever the number of workers.')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(`adamant: ${text.replace(/^error: /, '')}`) })
+    .exitOverride();
+
+  trainingOptions(
+    program
+      .command('train')
+      .description('train locally: a coordinator in this process and N worker processes on loopback')
+      .argument('<config>', 'job config (JSON)')
+      .option('-w, --workers <n>', 'worker processes to start', integer(1), 2),
+  )
+    .addOption(backendOption())
+    .addOption(logLevelOption('warn'))
+    .addOption(logJsonOption())
+    .addHelpText('after', '\nExample:\n  adamant train examples/housing/job.json --workers 2')
+    .action((config: string, options) => trainCommand(config, options));
+
+  trainingOptions(
+    program
+      .command('coordinator')
+      .description('run the parameter server of a multi-machine job; workers join with `adamant worker`')
+      .argument('<config>', 'job config (JSON)')
+      .requiredOption('-p, --port <port>', 'port to listen on (0 picks a free one)', integer(0))
+      .option('--host <host>', 'address to listen on', '0.0.0.0')
+      .option('--min-workers <n>', 'workers to wait for before the first step', integer(1), 1)
+      .option('--token <token>', 'secret workers must present (default: $ADAMANT_TOKEN, else a random one, printed)'),
+  )
+    .addOption(logLevelOption('info'))
+    .addOption(logJsonOption())
+    .addHelpText('after', '\nExample:\n  adamant coordinator examples/housing/job.json --port 7070 --min-workers 2')
+    .action((config: string, options) => coordinatorCommand(config, options));
+
+  program
+    .command('worker')
+    .description('compute gradients for a coordinator until its job ends')
+    .requiredOption('-c, --connect <url>', 'the coordinator, ws://HOST:PORT', wsUrl)
+    .option('--token <token>', 'the coordinator\'s secret (default: $ADAMANT_TOKEN)')
+    .addOption(backendOption())
+    .option('--connect-timeout <seconds>', 'keep retrying a refused connection this long', integer(0), 30)
+    .addOption(logLevelOption('info'))
+    .addOption(logJsonOption())
+    .addHelpText('after', '\nExample:\n  ADAMANT_TOKEN=... adamant worker --connect ws://10.0.0.5:7070')
+    .action((options) => workerCommand(options));
+
+  return program;
+}

@@ -1,0 +1,99 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  buildModel,
+  hasEmbedding,
+  mixSeed,
+  ParamLayout,
+  perSampleLoss,
+  perSampleMetric,
+  ShapeError,
+  useBackend,
+  type ResolvedBackend,
+  type WorkerJob,
+} from '@adamant/core';
+
+export interface ChunkGradient {
+  /** Sum over the chunk's samples of each sample's loss gradient, in layout order. */
+  grads: Float32Array;
+  lossSum: number;
+  metricSums: number[];
+}
+
+/**
+ * Computes the gradient sum of one chunk with TensorFlow.js autodiff. Chunks of the same rows
+ * and weights give bit-identical results on a given backend, whichever worker computes them:
+ * that is what makes the server's chunk-ordered sum independent of the number of workers.
+ */
+export class ChunkGradients {
+  private readonly layout: ParamLayout;
+  private readonly variables: tf.Variable[];
+  private readonly dropoutLayers: { layer: tf.layers.Layer; index: number }[];
+
+  private constructor(
+    readonly job: WorkerJob,
+    readonly backend: ResolvedBackend,
+    private readonly model: tf.Sequential,
+  ) {
+    this.layout = ParamLayout.fromModel(model);
+    if (this.layout.size !== job.paramCount) {
+      throw new ShapeError(`the model has ${this.layout.size} parameters, but the coordinator's has ${job.paramCount}`);
+    }
+    this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.dropoutLayers = model.layers
+      .map((layer, index) => ({ layer, index }))
+      .filter(({ layer }) => layer.getClassName() === 'Dropout');
+  }
+
+  static async create(job: WorkerJob, backendOverride?: WorkerJob['backend']): Promise<ChunkGradients> {
+    const backend = await useBackend(backendOverride ?? job.backend, { needsSegmentSum: hasEmbedding(job.layers) });
+    const model = buildModel(job.layers, job.seed);
+    return new ChunkGradients(job, backend, model);
+  }
+
+  get paramCount(): number {
+    return this.layout.size;
+  }
+
+  setWeights(flat: Float32Array): void {
+    this.layout.write(this.model, flat);
+  }
+
+  /** Gradient sum, loss sum and metric sums of `samples` rows (x: samples x inputShape, y: samples). */
+  compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient {
+    const perSample = this.job.inputShape.reduce((a, b) => a * b, 1);
+    if (x.length !== samples * perSample || y.length !== samples) {
+      throw new ShapeError(`chunk of ${samples} samples has ${x.length} inputs and ${y.length} targets; expected ${samples * perSample} and ${samples}`);
+    }
+    // Dropout masks depend on the chunk's seed alone, never on which worker draws them.
+    for (const { layer, index } of this.dropoutLayers) (layer as unknown as { seed: number }).seed = mixSeed(seed, index);
+    const grads = new Float32Array(this.layout.size);
+    let lossSum = 0;
+    const metricSums: number[] = [];
+    tf.tidy(() => {
+      const xs = tf.tensor(x, [samples, ...this.job.inputShape], 'float32');
+      const ys = tf.tensor(y, [samples, 1], 'float32');
+      let metricTotals: tf.Tensor[] = [];
+      const { value, grads: byName } = tf.variableGrads(() => {
+        const prediction = this.model.apply(xs, { training: true }) as tf.Tensor;
+        // Metrics come from the same forward pass; keep() lets them outlive the gradient tape.
+        metricTotals = this.job.metrics.map((m) => tf.keep(perSampleMetric(m, ys, prediction).sum()));
+        return perSampleLoss(this.job.loss, ys, prediction).sum() as tf.Scalar;
+      }, this.variables);
+      lossSum = value.dataSync()[0]!;
+      for (const total of metricTotals) {
+        metricSums.push(total.dataSync()[0]!);
+        total.dispose();
+      }
+      this.variables.forEach((variable, i) => {
+        const gradient = byName[variable.name];
+        const entry = this.layout.entries[i]!;
+        if (gradient) grads.set(gradient.dataSync() as Float32Array, entry.offset);
+      });
+    });
+    return { grads, lossSum, metricSums };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

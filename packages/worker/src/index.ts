@@ -1,0 +1,2 @@
+export { ChunkGradients, type ChunkGradient } from './ChunkGradients.js';
+export { runWorker, type WorkerOptions, type WorkerSummary } from './Worker.js';
