@@ -514,6 +514,7 @@ export class Coordinator {
 
   /** Stops listening and disconnects every worker. */
   async close(): Promise<void> {
+    this.finished = true;
     for (const session of this.sessions.values()) session.socket.close(1001, 'coordinator shutting down');
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.model.dispose();

@@ -13,6 +13,7 @@ export class GradientReducer {
   private next = 0;
   private chunkCount = 0;
   private batchSize = 0;
+  private averaged = false;
 
   constructor(readonly size: number) {
     this.sum = new Float32Array(size);
@@ -25,6 +26,7 @@ export class GradientReducer {
     this.next = 0;
     this.chunkCount = chunkCount;
     this.batchSize = batchSize;
+    this.averaged = false;
   }
 
   /** Whether chunk `index` was already taken this step (a duplicate must not count twice). */
@@ -36,6 +38,7 @@ export class GradientReducer {
   add(index: number, grads: Float32Array): void {
     if (index < 0 || index >= this.chunkCount) throw new RangeError(`chunk ${index} is outside 0..${this.chunkCount - 1}`);
     if (this.has(index)) throw new RangeError(`chunk ${index} was already added`);
+    if (grads.length !== this.size) throw new RangeError(`chunk ${index} has ${grads.length} values, expected ${this.size}`);
     this.waiting.set(index, grads);
     for (let ready = this.waiting.get(this.next); ready; ready = this.waiting.get(this.next)) {
       addInto(this.sum, ready);
@@ -45,13 +48,14 @@ export class GradientReducer {
   }
 
   get complete(): boolean {
-    return this.next === this.chunkCount;
+    return this.chunkCount > 0 && this.next === this.chunkCount;
   }
 
   /** The batch-mean gradient (sum / batch size). Valid until the next `begin`. */
   mean(): Float32Array {
     if (!this.complete) throw new Error(`GradientReducer.mean: ${this.chunkCount - this.next} chunks missing`);
-    divideInPlace(this.sum, this.batchSize);
+    if (!this.averaged) divideInPlace(this.sum, this.batchSize);
+    this.averaged = true;
     return this.sum;
   }
 }

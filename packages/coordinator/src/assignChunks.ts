@@ -1,6 +1,6 @@
 /**
  * Splits chunk indices among workers in contiguous runs, as evenly as possible: with 4 chunks
- * and 3 workers, [0, 1], [2], [3]. Which worker computes a chunk never changes its result, so
+ * and 3 workers, [0], [1], [2, 3]. Which worker computes a chunk never changes its result, so
  * this only balances load.
  */
 export function assignChunks<W>(chunks: readonly number[], workers: readonly W[]): Map<W, number[]> {

@@ -69,7 +69,8 @@ export const jobConfigSchema = z.strictObject({
   model: z.array(layerSpecSchema).min(1),
   loss: z.enum(['meanSquaredError', 'binaryCrossentropy']),
   metrics: z.array(z.enum(['accuracy', 'mae'])).default([]),
-  optimizer: z.strictObject({ adam: adamSpec.default(adamSpec.parse({})) }).default({ adam: adamSpec.parse({}) }),
+  // Function defaults: each config gets its own objects, never one shared default.
+  optimizer: z.strictObject({ adam: adamSpec.default(() => adamSpec.parse({})) }).default(() => ({ adam: adamSpec.parse({}) })),
   batchSize: positiveInt.default(32),
   /**
    * Samples per chunk: the unit of work a worker computes and the unit in which gradients are

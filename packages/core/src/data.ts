@@ -48,7 +48,10 @@ export function loadCsv(spec: Pick<CsvSpec, 'path' | 'features' | 'target'>): Da
     records = parse(readText(file), { skip_empty_lines: true, trim: true, info: true, relax_column_count: false }) as unknown as typeof records;
   } catch (err) {
     if (err instanceof DataError) throw err;
-    throw new DataError(`${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    // csv-parse says "Invalid Record Length: expect 3, got 2 on line 3": report it as file:line like the rest.
+    const { lines } = err as { lines?: number };
+    const message = (err as Error).message.split('\n')[0]!.replace(/ (on|at) line \d+$/, '');
+    throw new DataError(`${file}${lines ? `:${lines}` : ''}: ${message}`, { cause: err });
   }
   const header = records[0]?.record;
   if (!header) throw new DataError(`${file}: the file is empty; expected a header row`);

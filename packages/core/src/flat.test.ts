@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { addInto, divideInPlace, firstNonFinite } from './flat.js';
+
+describe('addInto', () => {
+  it('adds element-wise into the accumulator and leaves the addend alone', () => {
+    const acc = Float32Array.from([1, 2, 3]);
+    const x = Float32Array.from([0.5, -2, 10]);
+    addInto(acc, x);
+    expect(Array.from(acc)).toEqual([1.5, 0, 13]);
+    expect(Array.from(x)).toEqual([0.5, -2, 10]);
+  });
+
+  it('rounds each sum to float32', () => {
+    const acc = Float32Array.from([1e8]);
+    addInto(acc, Float32Array.from([1]));
+    expect(acc[0]).toBe(1e8);
+  });
+
+  it('throws a RangeError naming both lengths when they differ', () => {
+    expect(() => addInto(new Float32Array(3), new Float32Array(2))).toThrow(RangeError);
+    expect(() => addInto(new Float32Array(3), new Float32Array(2))).toThrow('addInto: lengths differ (3 vs 2)');
+  });
+});
+
+describe('divideInPlace', () => {
+  it('divides every element by the divisor', () => {
+    const x = Float32Array.from([3, -6, 0, 1]);
+    divideInPlace(x, 3);
+    expect(Array.from(x)).toEqual([1, -2, 0, Math.fround(1 / 3)]);
+  });
+});
+
+describe('firstNonFinite', () => {
+  it.each([
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['-Infinity', Number.NEGATIVE_INFINITY],
+  ])('finds %s', (_, bad) => {
+    expect(firstNonFinite(Float32Array.from([0, 1, bad, 2, bad]))).toBe(2);
+    expect(firstNonFinite(Float32Array.from([bad]))).toBe(0);
+  });
+
+  it('returns -1 when every value is finite', () => {
+    expect(firstNonFinite(Float32Array.from([0, -0, 3.4e38, -3.4e38, 1e-45]))).toBe(-1);
+    expect(firstNonFinite(new Float32Array(0))).toBe(-1);
+  });
+});

@@ -1,0 +1,170 @@
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createCodec, floatBytes, PROTOCOL_VERSION, type CoordinatorMessage, type WorkerMessage } from '@adamant/core';
+import { housingConfigPath, runCli, startCli, tempDir, writeJson } from './support/cli.js';
+
+/** Every bad input ends in a non-zero exit and one line on stderr that names the culprit. */
+function expectOneLineError(result: { code: number | null; stderr: string }, ...mentions: (string | RegExp)[]): void {
+  expect(result.code).toBe(1);
+  const lines = result.stderr.trim().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  for (const m of mentions) expect(lines[0]).toMatch(m);
+}
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as Record<string, unknown> & { data: Record<string, unknown> };
+const housingCsv = path.resolve(path.dirname(housingConfigPath), housing.data.path as string);
+
+describe('bad configs and data', () => {
+  it('rejects a config that is not JSON, naming the file', async () => {
+    const file = path.join(tmp.dir, 'broken.json');
+    writeFileSync(file, '{ "model": [ { "type": "dense", ');
+    expectOneLineError(await runCli(['train', file]), file, /not valid JSON/, /E_CONFIG/);
+  });
+
+  it('rejects an unknown layer type, naming the field', async () => {
+    const file = writeJson(path.join(tmp.dir, 'conv.json'), { ...housing, model: [{ type: 'dense', units: 4 }, { type: 'conv2d', filters: 3 }] });
+    expectOneLineError(await runCli(['train', file]), file, /model\[1\]\.type/, /conv2d/);
+  });
+
+  it('rejects a wrong field value, naming the field', async () => {
+    const file = writeJson(path.join(tmp.dir, 'units.json'), { ...housing, model: [{ type: 'dense', units: -3 }] });
+    expectOneLineError(await runCli(['train', file]), file, /model\[0\]\.units/);
+  });
+
+  it('rejects a CSV with a non-numeric cell, naming file, line and column', async () => {
+    const csv = path.join(tmp.dir, 'bad-cell.csv');
+    const lines = readFileSync(housingCsv, 'utf8').split('\n');
+    lines[5] = lines[5]!.replace(/^[^,]+/, 'n/a');
+    writeFileSync(csv, lines.join('\n'));
+    const file = writeJson(path.join(tmp.dir, 'bad-cell.json'), { ...housing, data: { ...housing.data, path: csv } });
+    expectOneLineError(await runCli(['train', file]), `${csv}:6`, /column "crim"/, /"n\/a" is not a number/, /E_DATA/);
+  });
+
+  it('rejects a CSV that lacks a named column', async () => {
+    const csv = path.join(tmp.dir, 'housing.csv');
+    copyFileSync(housingCsv, csv);
+    const file = writeJson(path.join(tmp.dir, 'no-column.json'), { ...housing, data: { ...housing.data, path: csv, target: 'price' } });
+    expectOneLineError(await runCli(['train', file]), csv, /no column "price"/, /data\.target/);
+  });
+
+  it('rejects a missing data file', async () => {
+    const file = writeJson(path.join(tmp.dir, 'no-file.json'), { ...housing, data: { ...housing.data, path: 'nowhere.csv' } });
+    expectOneLineError(await runCli(['train', file]), path.join(tmp.dir, 'nowhere.csv'), /no such file/);
+  });
+
+  it('rejects an --init model whose weights do not fit the config', async () => {
+    const small = writeJson(path.join(tmp.dir, 'small.json'), { ...housing, data: { ...housing.data, path: housingCsv }, model: [{ type: 'dense', units: 1 }] });
+    const init = path.join(tmp.dir, 'small-init');
+    expect((await runCli(['train', small, '--epochs', '0', '--out', init])).code).toBe(0);
+    const big = writeJson(path.join(tmp.dir, 'big.json'), { ...housing, data: { ...housing.data, path: housingCsv } });
+    expectOneLineError(await runCli(['train', big, '--epochs', '1', '--init', init]), init, /E_SHAPE/);
+  });
+});
+
+describe('bad peers', () => {
+  let stop: (() => void) | undefined;
+  afterEach(() => stop?.());
+
+  it('a worker with no coordinator to reach exits naming the address', async () => {
+    const result = await runCli(['worker', '--connect', 'ws://127.0.0.1:9', '--connect-timeout', '1']);
+    expectOneLineError(result, 'ws://127.0.0.1:9', /connection refused/, /E_CONNECT/);
+  });
+
+  it('usage errors exit 2', async () => {
+    const result = await runCli(['worker', '--connect', 'http://x']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/ws:\/\/HOST:PORT/);
+  });
+
+  async function startCoordinator(): Promise<string> {
+    const file = writeJson(path.join(tmp.dir, 'coord.json'), { ...housing, data: { ...housing.data, path: housingCsv }, epochs: 1 });
+    const { child, match } = await startCli(['coordinator', file, '--port', '0', '--host', '127.0.0.1', '--token', 'right-token'], /listening on 127\.0\.0\.1:(\d+)/);
+    stop = () => child.kill('SIGKILL');
+    return `ws://127.0.0.1:${match[1]}`;
+  }
+
+  it('a worker with a wrong token is refused and says so', async () => {
+    const url = await startCoordinator();
+    const result = await runCli(['worker', '--connect', url, '--token', 'wrong-token']);
+    expectOneLineError(result, url, /wrong token/, /E_AUTH/);
+  });
+
+  /** A hand-written peer speaking our real codec, to send what a real worker never would. */
+  function rawPeer(url: string): Promise<{ socket: WebSocket; send: (m: WorkerMessage | Uint8Array) => void; next: () => Promise<CoordinatorMessage | { closed: number; reason: string }> }> {
+    const codec = createCodec();
+    const socket = new WebSocket(url);
+    const inbox: (CoordinatorMessage | { closed: number; reason: string })[] = [];
+    let wake: (() => void) | undefined;
+    socket.on('message', (data: Buffer) => {
+      inbox.push(codec.decodeCoordinatorMessage(data, 'coordinator'));
+      wake?.();
+    });
+    socket.on('close', (code, reason) => {
+      inbox.push({ closed: code, reason: reason.toString() });
+      wake?.();
+    });
+    const next = async () => {
+      while (inbox.length === 0) await new Promise<void>((r) => (wake = r));
+      return inbox.shift()!;
+    };
+    const send = (m: WorkerMessage | Uint8Array) => socket.send(m instanceof Uint8Array ? m : codec.encode(m));
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve({ socket, send, next }));
+      socket.once('error', reject);
+    });
+  }
+
+  it('a peer speaking another protocol version is rejected with E_VERSION', async () => {
+    const peer = await rawPeer(await startCoordinator());
+    peer.send({ type: 'hello', protocol: PROTOCOL_VERSION + 1, name: 'future-worker', token: 'right-token' });
+    const reply = await peer.next();
+    expect(reply).toMatchObject({ type: 'reject', code: 'E_VERSION' });
+    expect((reply as { message: string }).message).toMatch(/future-worker.*protocol 2.*speaks 1/);
+  });
+
+  it('a malformed frame is rejected with E_PROTOCOL, and the coordinator keeps serving', async () => {
+    const url = await startCoordinator();
+    const bad = await rawPeer(url);
+    bad.send(new Uint8Array([0xc1, 0xff, 0x00, 0x13]));
+    expect(await bad.next()).toMatchObject({ type: 'reject', code: 'E_PROTOCOL' });
+    const good = await rawPeer(url);
+    good.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'good', token: 'right-token' });
+    expect(await good.next()).toMatchObject({ type: 'welcome' });
+  });
+
+  it('an oversized frame closes that connection with 1009', async () => {
+    const peer = await rawPeer(await startCoordinator());
+    // The housing model has 3,009 parameters, so the limit is 1 MiB + ~12 KB.
+    peer.send(new Uint8Array(2 << 20));
+    expect(await peer.next()).toMatchObject({ closed: 1009 });
+  });
+
+  it('a NaN gradient stops training with E_NUMERIC naming the worker, chunk and weight', async () => {
+    const file = writeJson(path.join(tmp.dir, 'nan.json'), { ...housing, data: { ...housing.data, path: housingCsv }, epochs: 1 });
+    const { child, match, output } = await startCli(['coordinator', file, '--port', '0', '--host', '127.0.0.1', '--token', 't'], /listening on 127\.0\.0\.1:(\d+)/);
+    stop = () => child.kill('SIGKILL');
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const peer = await rawPeer(`ws://127.0.0.1:${match[1]}`);
+    peer.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'nan-worker', token: 't' });
+    const welcome = await peer.next();
+    expect(welcome).toMatchObject({ type: 'welcome' });
+    const paramCount = (welcome as { job: { paramCount: number } }).job.paramCount;
+    peer.send({ type: 'ready', backend: 'cpu' });
+    const step = (await peer.next()) as Extract<CoordinatorMessage, { type: 'step' }>;
+    expect(step.type).toBe('step');
+    const grads = new Float32Array(paramCount);
+    grads[5] = Number.NaN;
+    const chunk = step.chunks[0]!;
+    peer.send({ type: 'chunk', step: step.step, index: chunk.index, samples: chunk.samples, lossSum: 1, metricSums: [1], grads: floatBytes(grads) });
+    expect(await exited).toBe(1);
+    const lastLine = output().trim().split('\n').at(-1)!;
+    expect(lastLine).toMatch(/nan-worker/);
+    expect(lastLine).toMatch(new RegExp(`chunk ${chunk.index}`));
+    expect(lastLine).toMatch(/dense_1\/kernel\[5\] is NaN/);
+    expect(lastLine).toMatch(/E_NUMERIC/);
+  });
+});
