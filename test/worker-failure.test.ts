@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCodec, PROTOCOL_VERSION } from '@adamant/core';
+import { housingConfigPath, runCli, startCli, tempDir, writeJson } from './support/cli.js';
+import { weightBytes } from './support/reference.js';
+
+/**
+ * No sample is lost or counted twice when a worker dies mid-step: its chunks go to the others,
+ * and since a chunk's gradient does not depend on who computes it, the final weights are
+ * bitwise those of an undisturbed run.
+ */
+describe('a worker that dies in the middle of a step', () => {
+  const tmp = tempDir();
+  let configPath: string;
+  const baselineDir = path.join(tmp.dir, 'baseline');
+  let stop: (() => void)[] = [];
+
+  beforeAll(async () => {
+    const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
+    configPath = writeJson(path.join(tmp.dir, 'job.json'), {
+      ...housing,
+      data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
+      epochs: 3,
+    });
+    const baseline = await runCli(['train', configPath, '--workers', '1', '--out', baselineDir]);
+    expect(baseline.code, baseline.stderr).toBe(0);
+  });
+  afterEach(() => {
+    stop.forEach((f) => f());
+    stop = [];
+  });
+  afterAll(() => tmp.cleanup());
+
+  async function startCoordinator(out: string, minWorkers: number) {
+    const started = await startCli(
+      ['coordinator', configPath, '--port', '0', '--host', '127.0.0.1', '--token', 'tok', '--min-workers', String(minWorkers), '--out', out, '--json'],
+      /listening on 127\.0\.0\.1:(\d+)/,
+    );
+    stop.push(() => started.child.kill('SIGKILL'));
+    const exited = new Promise<number | null>((r) => started.child.on('exit', r));
+    return { url: `ws://127.0.0.1:${started.match[1]}`, exited, output: started.output };
+  }
+
+  it('takes chunks, then vanishes without answering: its chunks are recomputed elsewhere', async () => {
+    const out = path.join(tmp.dir, 'vanished');
+    const coordinator = await startCoordinator(out, 2);
+    // A peer that joins, receives its share of the first step, and drops the connection.
+    const codec = createCodec();
+    const deserter = new WebSocket(coordinator.url);
+    const tookChunks = new Promise<number>((resolve) => {
+      deserter.on('message', (data: Buffer) => {
+        const message = codec.decodeCoordinatorMessage(data, 'coordinator');
+        if (message.type === 'welcome') deserter.send(codec.encode({ type: 'ready', backend: 'cpu' }));
+        if (message.type === 'step') {
+          resolve(message.chunks.length);
+          deserter.terminate();
+        }
+      });
+    });
+    deserter.on('open', () => deserter.send(codec.encode({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'deserter', token: 'tok' })));
+    const worker = startCli(['worker', '--connect', coordinator.url, '--token', 'tok'], /training finished/);
+    expect(await tookChunks).toBeGreaterThan(0);
+    await worker;
+    expect(await coordinator.exited).toBe(0);
+    expect(weightBytes(out).equals(weightBytes(baselineDir))).toBe(true);
+  });
+
+  it('a worker process killed with SIGKILL mid-training changes nothing', async () => {
+    const out = path.join(tmp.dir, 'killed');
+    const coordinator = await startCoordinator(out, 2);
+    const survivor = startCli(['worker', '--connect', coordinator.url, '--token', 'tok'], /training finished/);
+    // --log-level debug is not needed: "joined" at info level tells us it is computing.
+    const victim = await startCli(['worker', '--connect', coordinator.url, '--token', 'tok'], /joined/);
+    stop.push(() => victim.child.kill('SIGKILL'));
+    await new Promise((r) => setTimeout(r, 150));
+    victim.child.kill('SIGKILL');
+    await survivor;
+    expect(await coordinator.exited).toBe(0);
+    expect(coordinator.output()).toMatch(/"steps":39/);
+    expect(weightBytes(out).equals(weightBytes(baselineDir))).toBe(true);
+  });
+});
