@@ -39,7 +39,7 @@ describe('Adam on flat arrays', () => {
       // Gradients of varying scale, some tiny, as real training produces.
       const grads = randomArray(n, random, step % 7 === 0 ? 1e-4 : 0.5);
       adam.apply(params, grads);
-      tf.tidy(() => optimizer.applyGradients({ [variable.name]: tf.tensor1d(grads) }));
+      tf.tidy(() => optimizer.applyGradients([{ name: variable.name, tensor: tf.tensor1d(grads) }]));
     }
     const expected = variable.dataSync() as Float32Array;
     expect(maxAbsDiff(params, expected)).toBeLessThanOrEqual(1e-6);

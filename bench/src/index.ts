@@ -1,0 +1,9 @@
+import * as tf from '@tensorflow/tfjs';
+import { benchHotPaths } from './hotPaths.js';
+import { benchHousing } from './housing.js';
+
+/** `pnpm bench`: every figure is measured in this one run, side by side with its baseline. */
+tf.enableProdMode();
+process.stdout.write(`Adamant benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
+await benchHotPaths();
+await benchHousing();
