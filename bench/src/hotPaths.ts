@@ -4,7 +4,7 @@ import { Adam, createCodec, floatBytes, mulberry32, readFloats } from '@adamant/
 import { GradientReducer } from '@adamant/coordinator';
 import { heading, nsPerCall, row } from './measure.js';
 
-const adamDefaults = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false };
+const adamDefaults = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false };
 
 function randomFloats(n: number, seed: number): Float32Array {
   const random = mulberry32(seed);
@@ -45,7 +45,7 @@ export async function benchHotPaths(size = 1_000_000): Promise<void> {
   const reducer = new GradientReducer(size);
   const reduceNs = (await nsPerCall(() => {
     reducer.begin(chunks, 32);
-    for (let i = chunks - 1; i >= 0; i--) reducer.add(i, chunkGrads[i]!);
+    for (let i = chunks - 1; i >= 0; i--) reducer.add(i, { dense: chunkGrads[i]! });
     reducer.mean();
   })) / size;
   row(`chunk-ordered reduce of ${chunks} chunks + mean (reverse arrival)`, `${reduceNs.toFixed(2)} ns/param`);

@@ -12,7 +12,6 @@ import {
   firstNonFinite,
   floatBytes,
   gatherRows,
-  hasEmbedding,
   mixSeed,
   NumericError,
   ParamLayout,
@@ -21,6 +20,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   readFloats,
+  readUint32s,
   resolveInputShape,
   saveModel,
   ShapeError,
@@ -40,7 +40,7 @@ import {
   type WorkerJob,
 } from '@adamant/core';
 import { assignChunks } from './assignChunks.js';
-import { GradientReducer } from './GradientReducer.js';
+import { GradientReducer, type ChunkPart } from './GradientReducer.js';
 
 export interface CoordinatorOptions {
   config: JobConfig;
@@ -161,7 +161,8 @@ export class Coordinator {
     this.log = options.log ?? silentLog;
     this.params = layout.read(model);
     this.adam = new Adam(layout.size, options.config.optimizer.adam);
-    this.reducer = new GradientReducer(layout.size);
+    const first = layers[0]!;
+    this.reducer = new GradientReducer(layout.size, first.type === 'embedding' ? { rows: first.inputDim, dim: first.outputDim } : undefined);
     const { config } = options;
     this.job = {
       layers,
@@ -179,7 +180,8 @@ export class Coordinator {
     const { config, source } = options;
     const data = prepareData(config);
     const layers = resolveInputShape(config.model, data.train.featureCount, source);
-    const backend = await useBackend(config.backend, { needsSegmentSum: hasEmbedding(layers) });
+    // The coordinator only runs inference (validation), which every backend can do.
+    const backend = await useBackend(config.backend);
     const model = buildModel(layers, config.seed);
     return new Coordinator(options, backend, data, layers, model, ParamLayout.fromModel(model));
   }
@@ -327,10 +329,16 @@ export class Coordinator {
     if (message.metricSums.length !== this.options.config.metrics.length) {
       throw new ProtocolError(`${peer}: chunk ${message.index} has ${message.metricSums.length} metric sums, expected ${this.options.config.metrics.length}`);
     }
-    const grads = readFloats(message.grads, this.layout.size, `chunk ${message.index} gradient`, peer);
-    const bad = firstNonFinite(grads);
-    if (bad >= 0 || !Number.isFinite(message.lossSum)) {
-      const where = bad >= 0 ? `gradient of ${this.weightNameAt(bad)} is ${grads[bad]}` : `loss is ${message.lossSum}`;
+    const part = this.readChunkPart(message, peer);
+    const bad = firstNonFinite(part.dense);
+    const badSparse = part.sparse ? firstNonFinite(part.sparse.values) : -1;
+    if (bad >= 0 || badSparse >= 0 || !Number.isFinite(message.lossSum)) {
+      const where =
+        bad >= 0
+          ? `gradient of ${this.weightNameAt(this.reducer.denseOffset + bad)} is ${part.dense[bad]}`
+          : badSparse >= 0
+            ? `gradient of ${this.weightNameAt(part.sparse!.rows[Math.floor(badSparse / this.reducer.table!.dim)]! * this.reducer.table!.dim + (badSparse % this.reducer.table!.dim))} is ${part.sparse!.values[badSparse]}`
+            : `loss is ${message.lossSum}`;
       throw new NumericError(
         `step ${state.step} (epoch ${state.plan.epoch + 1}, batch ${state.plan.batch + 1}), chunk ${message.index} from ${peer}: ${where}; the weights were not updated. Lower the learning rate or check the data`,
       );
@@ -338,8 +346,28 @@ export class Coordinator {
     session.owed.delete(message.index);
     state.lossSums[message.index] = message.lossSum;
     message.metricSums.forEach((v, i) => (state.metricSums[i]![message.index] = v));
-    this.reducer.add(message.index, grads);
+    this.reducer.add(message.index, part);
     if (this.reducer.complete) state.done();
+  }
+
+  /** Decodes a chunk's gradient: the dense part and, with an embedding, the touched rows (checked). */
+  private readChunkPart(message: ChunkResult, peer: string): ChunkPart {
+    const what = `chunk ${message.index}`;
+    const dense = readFloats(message.grads, this.layout.size - this.reducer.denseOffset, `${what} gradient`, peer);
+    const table = this.reducer.table;
+    if (!table) {
+      if (message.sparseRows || message.sparseValues) throw new ProtocolError(`${peer}: ${what} has embedding rows, but the model has no embedding`);
+      return { dense };
+    }
+    if (!message.sparseRows || !message.sparseValues) throw new ProtocolError(`${peer}: ${what} lacks the embedding rows`);
+    const rows = readUint32s(message.sparseRows, `${what} embedding rows`, peer);
+    for (let k = 0; k < rows.length; k++) {
+      if (rows[k]! >= table.rows || (k > 0 && rows[k]! <= rows[k - 1]!)) {
+        throw new ProtocolError(`${peer}: ${what} embedding rows must be ascending ids below ${table.rows}; found ${rows[k]} at ${k}`);
+      }
+    }
+    const values = readFloats(message.sparseValues, rows.length * table.dim, `${what} embedding values`, peer);
+    return { dense, sparse: { rows, values } };
   }
 
   private weightNameAt(index: number): string {
@@ -443,7 +471,7 @@ export class Coordinator {
         const metricTotals = metricNames.map(() => 0);
         for (const plan of batches) {
           const state = await this.runStep(step, plan);
-          this.adam.apply(this.params, this.reducer.mean());
+          this.applyAdam();
           // Sums in chunk order, so reported losses are as reproducible as the weights.
           let batchLoss = 0;
           for (const v of state.lossSums) batchLoss += v;
@@ -486,6 +514,19 @@ export class Coordinator {
     };
   }
 
+  /**
+   * Exact dense Adam over every parameter (what single-process training does), or, with
+   * `lazyEmbedding`, Adam on the dense part and only the embedding rows this step touched.
+   */
+  private applyAdam(): void {
+    const mean = this.reducer.mean();
+    const table = this.reducer.table;
+    if (!table || !this.options.config.optimizer.adam.lazyEmbedding) return this.adam.apply(this.params, mean);
+    this.adam.applyRange(this.params, mean, this.reducer.denseOffset, this.layout.size);
+    for (const row of this.reducer.touchedRows) this.adam.applyRange(this.params, mean, row * table.dim, (row + 1) * table.dim);
+    this.adam.finishStep();
+  }
+
   private tensorsOf(data: Dataset): { x: tf.Tensor; y: tf.Tensor } {
     return { x: tf.tensor(data.x, [data.rows, ...this.job.inputShape]), y: tf.tensor(data.y, [data.rows, 1]) };
   }
@@ -508,6 +549,7 @@ export class Coordinator {
       config: { ...config, model: this.layers },
       featureNames: this.data.featureNames,
       normalization: this.data.normalization ?? null,
+      tokenizer: this.data.tokenizer ?? null,
       summary: summary ?? null,
     });
   }

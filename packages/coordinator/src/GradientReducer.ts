@@ -1,28 +1,57 @@
 import { addInto, divideInPlace } from '@adamant/core';
 
+/** An embedding table at the start of the parameter vector, whose gradients arrive as rows. */
+export interface SparseTable {
+  rows: number;
+  dim: number;
+}
+
+/** One chunk's contribution: the dense gradient part, and the embedding rows it touched. */
+export interface ChunkPart {
+  /** Every parameter after the table (all parameters when there is no table). */
+  dense: Float32Array;
+  sparse?: { rows: Uint32Array; values: Float32Array };
+}
+
 /**
  * Combines one step's chunk gradient sums into the batch-mean gradient, always as
  * `((c0 + c1) + c2) + ...` in chunk order, whatever order the chunks arrive in. Float addition
  * is not associative, so this fixed order is what makes the result independent of the number
  * of workers and of timing. Chunks that arrive early wait until every chunk before them is in;
- * the running sum lives in one reused buffer.
+ * the running sum lives in one reused buffer. Embedding rows are scatter-added into it, so the
+ * mean is the exact dense gradient (untouched rows are zero).
  */
 export class GradientReducer {
   private readonly sum: Float32Array;
-  private waiting = new Map<number, Float32Array>();
+  private readonly denseSum: Float32Array;
+  private readonly waiting = new Map<number, ChunkPart>();
+  private readonly rowTouched: Uint8Array;
+  private readonly touched: number[] = [];
   private next = 0;
   private chunkCount = 0;
   private batchSize = 0;
   private averaged = false;
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    readonly table?: SparseTable,
+  ) {
     this.sum = new Float32Array(size);
+    this.denseSum = this.sum.subarray(this.denseOffset);
+    this.rowTouched = new Uint8Array(table?.rows ?? 0);
+  }
+
+  /** Where the dense part starts: right after the embedding table, if any. */
+  get denseOffset(): number {
+    return this.table ? this.table.rows * this.table.dim : 0;
   }
 
   /** Starts a step of `chunkCount` chunks covering `batchSize` samples. */
   begin(chunkCount: number, batchSize: number): void {
     this.sum.fill(0);
     this.waiting.clear();
+    for (const row of this.touched) this.rowTouched[row] = 0;
+    this.touched.length = 0;
     this.next = 0;
     this.chunkCount = chunkCount;
     this.batchSize = batchSize;
@@ -34,21 +63,46 @@ export class GradientReducer {
     return index < this.next || this.waiting.has(index);
   }
 
-  /** Takes chunk `index`'s gradient sum. The array must stay untouched until the step completes. */
-  add(index: number, grads: Float32Array): void {
+  /** Takes chunk `index`'s gradient sums. The arrays must stay untouched until the step completes. */
+  add(index: number, part: ChunkPart): void {
     if (index < 0 || index >= this.chunkCount) throw new RangeError(`chunk ${index} is outside 0..${this.chunkCount - 1}`);
     if (this.has(index)) throw new RangeError(`chunk ${index} was already added`);
-    if (grads.length !== this.size) throw new RangeError(`chunk ${index} has ${grads.length} values, expected ${this.size}`);
-    this.waiting.set(index, grads);
+    if (part.dense.length !== this.denseSum.length) throw new RangeError(`chunk ${index} has ${part.dense.length} dense values, expected ${this.denseSum.length}`);
+    if (part.sparse && !this.table) throw new RangeError(`chunk ${index} has embedding rows, but the model has no embedding`);
+    if (part.sparse && part.sparse.values.length !== part.sparse.rows.length * this.table!.dim) {
+      throw new RangeError(`chunk ${index} has ${part.sparse.values.length} embedding values for ${part.sparse.rows.length} rows of ${this.table!.dim}`);
+    }
+    this.waiting.set(index, part);
     for (let ready = this.waiting.get(this.next); ready; ready = this.waiting.get(this.next)) {
-      addInto(this.sum, ready);
+      addInto(this.denseSum, ready.dense);
+      if (ready.sparse) this.scatter(ready.sparse.rows, ready.sparse.values);
       this.waiting.delete(this.next);
       this.next++;
     }
   }
 
+  private scatter(rows: Uint32Array, values: Float32Array): void {
+    const dim = this.table!.dim;
+    const sum = this.sum;
+    for (let k = 0; k < rows.length; k++) {
+      const row = rows[k]!;
+      if (this.rowTouched[row] === 0) {
+        this.rowTouched[row] = 1;
+        this.touched.push(row);
+      }
+      const to = row * dim;
+      const from = k * dim;
+      for (let e = 0; e < dim; e++) sum[to + e] = sum[to + e]! + values[from + e]!;
+    }
+  }
+
   get complete(): boolean {
     return this.chunkCount > 0 && this.next === this.chunkCount;
+  }
+
+  /** Embedding rows touched by any chunk of this step, in first-touch order. */
+  get touchedRows(): readonly number[] {
+    return this.touched;
   }
 
   /** The batch-mean gradient (sum / batch size). Valid until the next `begin`. */

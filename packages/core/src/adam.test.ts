@@ -4,7 +4,7 @@ import { Adam } from './adam.js';
 import type { AdamConfig } from './config.js';
 import { mulberry32 } from './rng.js';
 
-const defaults: AdamConfig = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false };
+const defaults: AdamConfig = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false };
 
 function randomArray(n: number, random: () => number, scale: number): Float32Array {
   const out = new Float32Array(n);

@@ -40,19 +40,33 @@ export class Adam {
     return this.stepCount;
   }
 
-  /** Updates `params` in place with the averaged gradient `grads`. */
+  /** Updates `params` in place with the averaged gradient `grads`: one whole step. */
   apply(params: Float32Array, grads: Float32Array): void {
+    this.applyRange(params, grads, 0, this.size);
+    this.finishStep();
+  }
+
+  /**
+   * Updates only parameters [from, to) for the current step; call `finishStep()` once all
+   * ranges of the step are done. Lazy embedding updates use this to skip untouched rows.
+   */
+  applyRange(params: Float32Array, grads: Float32Array, from: number, to: number): void {
     if (params.length !== this.size || grads.length !== this.size) {
       throw new RangeError(`Adam.apply: expected ${this.size} values, got params ${params.length}, grads ${grads.length}`);
     }
-    if (this.config.epsilonInsideSqrt) this.applyEpsilonInside(params, grads);
-    else this.applyLikeTfjs(params, grads);
+    if (from < 0 || to > this.size || from > to) throw new RangeError(`Adam.applyRange: [${from}, ${to}) is outside [0, ${this.size})`);
+    if (this.config.epsilonInsideSqrt) this.applyEpsilonInside(params, grads, from, to);
+    else this.applyLikeTfjs(params, grads, from, to);
+  }
+
+  /** Ends the step: advances t and the running powers beta^t. */
+  finishStep(): void {
     this.stepCount++;
     this.accBeta1 = f32(this.accBeta1 * f32(this.config.beta1));
     this.accBeta2 = f32(this.accBeta2 * f32(this.config.beta2));
   }
 
-  private applyLikeTfjs(params: Float32Array, grads: Float32Array): void {
+  private applyLikeTfjs(params: Float32Array, grads: Float32Array, from: number, to: number): void {
     const { m, v } = this;
     const beta1 = f32(this.config.beta1);
     const beta2 = f32(this.config.beta2);
@@ -62,7 +76,7 @@ export class Adam {
     const oneMinusAccBeta2 = f32(1 - this.accBeta2);
     const negLr = f32(-this.config.learningRate);
     const eps = f32(this.config.epsilon);
-    for (let i = 0; i < params.length; i++) {
+    for (let i = from; i < to; i++) {
       const g = grads[i]!;
       const mi = f32(f32(m[i]! * beta1) + f32(g * oneMinusBeta1));
       const vi = f32(f32(v[i]! * beta2) + f32(f32(g * g) * oneMinusBeta2));
@@ -75,13 +89,13 @@ export class Adam {
     }
   }
 
-  private applyEpsilonInside(params: Float32Array, grads: Float32Array): void {
+  private applyEpsilonInside(params: Float32Array, grads: Float32Array, from: number, to: number): void {
     const { m, v } = this;
     const { beta1, beta2, learningRate, epsilon } = this.config;
     const t = this.stepCount + 1;
     const correction1 = 1 - beta1 ** t;
     const correction2 = 1 - beta2 ** t;
-    for (let i = 0; i < params.length; i++) {
+    for (let i = from; i < to; i++) {
       const g = grads[i]!;
       const mi = beta1 * m[i]! + (1 - beta1) * g;
       const vi = beta2 * v[i]! + (1 - beta2) * g * g;

@@ -28,7 +28,7 @@ function configError(fn: () => unknown): ConfigError {
 describe('parseJobConfig', () => {
   it('fills in the documented defaults', () => {
     const config = parseJobConfig(minimal, 'job.json');
-    expect(config.optimizer.adam).toEqual({ learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false });
+    expect(config.optimizer.adam).toEqual({ learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false });
     expect(config.batchSize).toBe(32);
     expect(config.chunkSize).toBeUndefined();
     expect(config.metrics).toEqual([]);
@@ -37,13 +37,13 @@ describe('parseJobConfig', () => {
     expect(config.epochs).toBe(1);
     expect(config.seed).toBe(0);
     expect(config.validationSplit).toBe(0);
-    expect(config.data).toEqual({ format: 'csv', path: 'data.csv', features: ['a', 'b'], target: 'y', normalize: true });
+    expect(config.data).toEqual({ type: 'table', format: 'csv', path: 'data.csv', features: ['a', 'b'], target: 'y', normalize: true });
     expect(config.model).toEqual([{ type: 'dense', units: 1, activation: 'linear', useBias: true, inputShape: [2] }]);
   });
 
   it('fills in the Adam defaults that a partial optimizer leaves out', () => {
     const config = parseJobConfig({ ...minimal, optimizer: { adam: { learningRate: 0.01 } } }, 'job.json');
-    expect(config.optimizer.adam).toEqual({ learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false });
+    expect(config.optimizer.adam).toEqual({ learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false });
   });
 
   it('keeps the values it is given', () => {

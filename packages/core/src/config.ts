@@ -54,9 +54,16 @@ const adamSpec = z.strictObject({
   epsilon: z.number().positive().default(1e-7),
   /** Use `lr * m_hat / sqrt(v_hat + eps)` (as in many Adam tutorials) instead of `/ (sqrt(v_hat) + eps)`. */
   epsilonInsideSqrt: z.boolean().default(false),
+  /**
+   * Update an embedding's Adam moments only for the rows a step touched ("lazy Adam"). Faster
+   * for large vocabularies, but no longer equal to single-process training: untouched rows'
+   * moments do not decay. Off by default.
+   */
+  lazyEmbedding: z.boolean().default(false),
 });
 
-const csvData = z.strictObject({
+const tableData = z.strictObject({
+  type: z.literal('table'),
   format: z.literal('csv').default('csv'),
   path: z.string().min(1),
   features: z.array(z.string().min(1)).min(1),
@@ -64,6 +71,40 @@ const csvData = z.strictObject({
   /** Standardise each feature with the mean and deviation of the training split. */
   normalize: z.boolean().default(true),
 });
+
+/** Keras `Tokenizer`'s default filters: punctuation, tab and newline become separators. */
+export const KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n';
+
+const tokenizerSpec = z.strictObject({
+  /** Keep the numWords - 1 most frequent words (index 0 is padding), like Keras `num_words`. */
+  numWords: z.int().min(2),
+  /** Token for words outside the vocabulary (index 1); null drops them, like Keras. */
+  oovToken: z.string().min(1).nullable().default('<OOV>'),
+  lowercase: z.boolean().default(true),
+  filters: z.string().default(KERAS_FILTERS),
+});
+
+const textData = z.strictObject({
+  type: z.literal('text'),
+  /** csv (with a header row) or jsonl (one JSON object per line); default: from the file extension. */
+  format: z.enum(['csv', 'jsonl']).optional(),
+  path: z.string().min(1),
+  textField: z.string().min(1).default('text'),
+  labelField: z.string().min(1).default('label'),
+  tokenizer: tokenizerSpec,
+  /** Sequences are padded or truncated to this length, like Keras `pad_sequences(maxlen=...)`. */
+  maxLength: z.int().positive(),
+  padding: z.enum(['pre', 'post']).default('pre'),
+  truncating: z.enum(['pre', 'post']).default('pre'),
+  /** What to do with a row whose text is missing or whose label is not 0/1: skip it (and report) or stop. */
+  badRows: z.enum(['skip', 'fail']).default('skip'),
+});
+
+// A data block without `type` is a numeric table, the original format.
+const dataSpec = z.preprocess(
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) && !('type' in v) ? { ...v, type: 'table' } : v),
+  z.discriminatedUnion('type', [tableData, textData]),
+);
 
 export const jobConfigSchema = z.strictObject({
   model: z.array(layerSpecSchema).min(1),
@@ -83,7 +124,7 @@ export const jobConfigSchema = z.strictObject({
   shuffle: z.boolean().default(true),
   validationSplit: z.number().min(0).lt(1).default(0),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-  data: csvData,
+  data: dataSpec,
 });
 
 export type JobConfig = z.infer<typeof jobConfigSchema>;
@@ -92,6 +133,10 @@ export type AdamConfig = z.infer<typeof adamSpec>;
 export type LossName = JobConfig['loss'];
 export type MetricName = JobConfig['metrics'][number];
 export type BackendName = JobConfig['backend'];
+export type DataSpec = JobConfig['data'];
+export type TableDataSpec = Extract<DataSpec, { type: 'table' }>;
+export type TextDataSpec = Extract<DataSpec, { type: 'text' }>;
+export type TokenizerSpec = TextDataSpec['tokenizer'];
 
 /** The chunk size a job actually uses. */
 export function chunkSizeOf(config: Pick<JobConfig, 'batchSize' | 'chunkSize'>): number {
@@ -140,6 +185,12 @@ function checkModelShape(config: JobConfig, source: string): void {
       throw new ConfigError(`${source}: model[${i}]: an embedding must be the first layer`);
     }
   });
+  if (config.data.type === 'text' && first?.type === 'embedding' && first.inputDim < config.data.tokenizer.numWords) {
+    throw new ConfigError(`${source}: model[0].inputDim is ${first.inputDim}, but data.tokenizer.numWords ${config.data.tokenizer.numWords} yields token ids up to ${config.data.tokenizer.numWords - 1}`);
+  }
+  if (config.data.type === 'text' && config.loss !== 'binaryCrossentropy') {
+    throw new ConfigError(`${source}: loss: text data has 0/1 labels; use binaryCrossentropy`);
+  }
   const last = config.model.at(-1);
   if (config.loss === 'binaryCrossentropy' && !(last?.type === 'dense' && last.units === 1 && last.activation === 'sigmoid')) {
     throw new ConfigError(`${source}: loss: binaryCrossentropy needs a last layer of dense, units 1, activation "sigmoid"`);

@@ -176,7 +176,7 @@ describe('fitNormalization and applyNormalization', () => {
 describe('prepareData', () => {
   type DataConfig = Pick<JobConfig, 'data' | 'validationSplit'>;
   const config = (file: string, validationSplit: number, normalize = true): DataConfig => ({
-    data: { format: 'csv', path: file, features: ['a', 'b'], target: 'y', normalize },
+    data: { type: 'table', format: 'csv', path: file, features: ['a', 'b'], target: 'y', normalize },
     validationSplit,
   });
 

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import type { JobConfig } from './config.js';
+import type { JobConfig, TableDataSpec } from './config.js';
 import { DataError } from './errors.js';
+import type { TokenizerJSON } from './text.js';
+import { prepareTextData, type BadRowReport } from './textData.js';
 
 /** Rows of features and targets, row-major in flat Float32Arrays. */
 export interface Dataset {
@@ -20,15 +22,19 @@ export interface Normalization {
 }
 
 export interface PreparedData {
+  /** Names of the input columns (tables) or of the token positions (text). */
   featureNames: string[];
   train: Dataset;
   validation: Dataset;
+  /** Tables: standardisation fitted on the training split. */
   normalization?: Normalization;
+  /** Text: the tokenizer fitted on the training split, saved with the model. */
+  tokenizer?: TokenizerJSON;
+  /** Text: rows skipped as bad (badRows "skip"), with the first few reasons. */
+  badRows?: BadRowReport;
 }
 
-type CsvSpec = JobConfig['data'];
-
-function readText(file: string): string {
+export function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
@@ -41,7 +47,7 @@ function readText(file: string): string {
  * Reads a numeric CSV with a header row. Every feature cell and the target must be a finite
  * number; the first bad cell is reported with its line and column.
  */
-export function loadCsv(spec: Pick<CsvSpec, 'path' | 'features' | 'target'>): Dataset {
+export function loadCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): Dataset {
   const file = spec.path;
   let records: { record: string[]; info: { lines: number } }[];
   try {
@@ -112,18 +118,20 @@ export function applyNormalization(data: Dataset, norm: Normalization): void {
   for (let r = 0; r < rows; r++) for (let f = 0; f < n; f++) x[r * n + f] = (x[r * n + f]! - norm.mean[f]!) / norm.std[f]!;
 }
 
-/** Loads a job's data: reads it, splits off validation, and standardises with training statistics. */
+/** Loads a job's data: reads it, splits off validation, and fits the preprocessing on the training split. */
 export function prepareData(config: Pick<JobConfig, 'data' | 'validationSplit'>): PreparedData {
-  const all = loadCsv(config.data);
+  const spec = config.data;
+  if (spec.type === 'text') return prepareTextData(spec, config.validationSplit);
+  const all = loadCsv(spec);
   const { train, validation } = splitValidation(all, config.validationSplit);
-  if (train.rows === 0) throw new DataError(`${config.data.path}: validationSplit ${config.validationSplit} leaves no training rows`);
+  if (train.rows === 0) throw new DataError(`${spec.path}: validationSplit ${config.validationSplit} leaves no training rows`);
   let normalization: Normalization | undefined;
-  if (config.data.normalize) {
+  if (spec.normalize) {
     normalization = fitNormalization(train);
     applyNormalization(train, normalization);
     applyNormalization(validation, normalization);
   }
-  return { featureNames: [...config.data.features], train, validation, ...(normalization ? { normalization } : {}) };
+  return { featureNames: [...spec.features], train, validation, ...(normalization ? { normalization } : {}) };
 }
 
 /** Gathers the given rows of a dataset into fresh contiguous arrays (a chunk's payload). */

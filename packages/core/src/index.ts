@@ -12,3 +12,5 @@ export * from './data.js';
 export * from './protocol.js';
 export * from './backend.js';
 export * from './log.js';
+export * from './text.js';
+export * from './textData.js';

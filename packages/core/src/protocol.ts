@@ -38,8 +38,15 @@ const chunkResultSchema = z.strictObject({
   samples: z.int().positive(),
   lossSum: z.number(),
   metricSums: z.array(z.number()),
-  /** float32 little-endian gradient sums, in parameter layout order. */
+  /**
+   * float32 little-endian gradient sums in parameter layout order: all parameters, or, when the
+   * model starts with an embedding, all parameters after its table.
+   */
   grads: bytes,
+  /** The embedding rows this chunk touched: uint32 row ids, ascending. */
+  sparseRows: bytes.optional(),
+  /** Their gradient sums: float32, sparseRows.length x embedding dim. */
+  sparseValues: bytes.optional(),
 });
 
 /** "I cannot go on: here is why." Sent before a worker exits on an error. */
@@ -154,9 +161,7 @@ export function createCodec(): MessageCodec {
 }
 
 /** A byte view of a Float32Array, for the wire (no copy). */
-export function floatBytes(values: Float32Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
-}
+export const floatBytes: (values: Float32Array) => Uint8Array<ArrayBuffer> = (values) => wordBytes(values);
 
 /**
  * Float32 values from wire bytes. A view when the bytes sit 4-aligned in their buffer; a copy
@@ -171,4 +176,18 @@ export function readFloats(data: Uint8Array, expected: number | undefined, what:
   const copy = new Float32Array(count);
   new Uint8Array(copy.buffer).set(data);
   return copy;
+}
+
+/** Uint32 values from wire bytes (a view when aligned, else a copy); `what` and `peer` name the field in errors. */
+export function readUint32s(data: Uint8Array, what: string, peer: string): Uint32Array {
+  if (data.byteLength % 4 !== 0) throw new ProtocolError(`${peer}: ${what} has ${data.byteLength} bytes, not a whole number of uint32 values`);
+  if (data.byteOffset % 4 === 0) return new Uint32Array(data.buffer, data.byteOffset, data.byteLength / 4);
+  const copy = new Uint32Array(data.byteLength / 4);
+  new Uint8Array(copy.buffer).set(data);
+  return copy;
+}
+
+/** A byte view of a typed array of 4-byte values (float32 or uint32), for the wire (no copy). */
+export function wordBytes(values: Float32Array | Uint32Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
 }

@@ -1,30 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   buildModel,
-  hasEmbedding,
   mixSeed,
   ParamLayout,
   perSampleLoss,
   perSampleMetric,
   ShapeError,
-  useBackend,
   type ResolvedBackend,
   type WorkerJob,
 } from '@adamant/core';
+import { touchedRows, type ChunkGradient, type GradientPath } from './GradientPath.js';
 
-export interface ChunkGradient {
-  /** Sum over the chunk's samples of each sample's loss gradient, in layout order. */
-  grads: Float32Array;
-  lossSum: number;
-  metricSums: number[];
-}
 
 /**
- * Computes the gradient sum of one chunk with TensorFlow.js autodiff. Chunks of the same rows
+ * Computes the gradient sum of one chunk with TensorFlow.js autodiff: the general path, for
+ * any model the config can describe. Chunks of the same rows
  * and weights give bit-identical results on a given backend, whichever worker computes them:
  * that is what makes the server's chunk-ordered sum independent of the number of workers.
  */
-export class ChunkGradients {
+export class ChunkGradients implements GradientPath {
   private readonly layout: ParamLayout;
   private readonly variables: tf.Variable[];
   private readonly dropoutLayers: { layer: tf.layers.Layer; index: number }[];
@@ -44,8 +38,8 @@ export class ChunkGradients {
       .filter(({ layer }) => layer.getClassName() === 'Dropout');
   }
 
-  static async create(job: WorkerJob, backendOverride?: WorkerJob['backend']): Promise<ChunkGradients> {
-    const backend = await useBackend(backendOverride ?? job.backend, { needsSegmentSum: hasEmbedding(job.layers) });
+  /** Builds the model on the current backend (`createGradientPath` selects it). */
+  static create(job: WorkerJob, backend: ResolvedBackend): ChunkGradients {
     const model = buildModel(job.layers, job.seed);
     return new ChunkGradients(job, backend, model);
   }
@@ -90,7 +84,14 @@ export class ChunkGradients {
         if (gradient) grads.set(gradient.dataSync() as Float32Array, entry.offset);
       });
     });
-    return { grads, lossSum, metricSums };
+    const first = this.job.layers[0]!;
+    if (first.type === 'embedding') {
+      // Same wire format as the fused path: the table's gradient only for the touched rows.
+      const tableSize = this.layout.entries[0]!.size;
+      const sparse = touchedRows(x, first.inputDim, first.outputDim, grads.subarray(0, tableSize));
+      return { dense: grads.slice(tableSize), sparse, lossSum, metricSums };
+    }
+    return { dense: grads, lossSum, metricSums };
   }
 
   dispose(): void {

@@ -4,7 +4,7 @@ import {
   AdamantError,
   ConnectError,
   createCodec,
-  floatBytes,
+  wordBytes,
   PROTOCOL_VERSION,
   ProtocolError,
   readFloats,
@@ -16,7 +16,8 @@ import {
   type WorkerJob,
   type WorkerMessage,
 } from '@adamant/core';
-import { ChunkGradients } from './ChunkGradients.js';
+import { createGradientPath } from './createGradientPath.js';
+import type { GradientPath } from './GradientPath.js';
 
 export interface WorkerOptions {
   /** The coordinator's address, ws://HOST:PORT. */
@@ -89,7 +90,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const deadline = Date.now() + (options.connectTimeoutMs ?? 30_000);
   const socket = await connect(options.url, deadline, options.maxPayload ?? 2 ** 31 - 1, log);
   const summary: WorkerSummary = { workerId: -1, backend: '', steps: 0, chunks: 0, samples: 0 };
-  let computer: ChunkGradients | undefined;
+  let computer: GradientPath | undefined;
   let finished = false;
 
   const send = (message: WorkerMessage) => socket.send(codec.encode(message));
@@ -101,7 +102,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
           throw new ProtocolError(`${peer} speaks protocol ${message.protocol}, this worker speaks ${PROTOCOL_VERSION}`, 'E_VERSION');
         }
         summary.workerId = message.workerId;
-        computer = await ChunkGradients.create(message.job, options.backend);
+        computer = await createGradientPath(message.job, options.backend);
         summary.backend = computer.backend;
         log.info('joined', { workerId: message.workerId, backend: computer.backend, params: computer.paramCount });
         send({ type: 'ready', backend: computer.backend });
@@ -120,7 +121,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     }
   };
 
-  const computeStep = (gradients: ChunkGradients, message: StepMessage): void => {
+  const computeStep = (gradients: GradientPath, message: StepMessage): void => {
     const weights = readFloats(message.weights, gradients.paramCount, 'weights', peer);
     gradients.setWeights(weights);
     for (const chunk of message.chunks) {
@@ -134,7 +135,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         samples: chunk.samples,
         lossSum: result.lossSum,
         metricSums: result.metricSums,
-        grads: floatBytes(result.grads),
+        grads: wordBytes(result.dense),
+        ...(result.sparse ? { sparseRows: wordBytes(result.sparse.rows), sparseValues: wordBytes(result.sparse.values) } : {}),
       });
       summary.chunks++;
       summary.samples += chunk.samples;

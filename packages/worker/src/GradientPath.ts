@@ -1,0 +1,52 @@
+import type { ResolvedBackend } from '@adamant/core';
+
+/** An embedding table's gradient restricted to the rows a chunk touched. */
+export interface SparseRows {
+  /** Touched row ids, ascending. */
+  rows: Uint32Array;
+  /** rows.length x dim gradient sums, in the order of `rows`. */
+  values: Float32Array;
+}
+
+export interface ChunkGradient {
+  /**
+   * Gradient sums over the chunk's samples, in layout order: of every parameter when the model
+   * has no embedding, else of every parameter after the embedding table (which comes first).
+   */
+  dense: Float32Array;
+  /** The embedding table's gradient, only for the rows the chunk's tokens touched. */
+  sparse?: SparseRows;
+  lossSum: number;
+  metricSums: number[];
+}
+
+/** One way of computing a chunk's gradient: tfjs autodiff, or the fused LSTM path. */
+export interface GradientPath {
+  readonly backend: ResolvedBackend;
+  readonly paramCount: number;
+  setWeights(flat: Float32Array): void;
+  /** x: samples x inputShape (token ids as floats for an embedding), y: one target per sample. */
+  compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient;
+  dispose(): void;
+}
+
+/**
+ * Sums the embedding rows named by a chunk's token ids out of a dense table gradient.
+ * Rows come out ascending, so the result is independent of token order.
+ */
+export function touchedRows(tokenIds: Float32Array, vocabulary: number, dim: number, tableGrad: Float32Array): SparseRows {
+  const seen = new Uint8Array(vocabulary);
+  let count = 0;
+  for (let i = 0; i < tokenIds.length; i++) {
+    const id = tokenIds[i]!;
+    if (seen[id] === 0) {
+      seen[id] = 1;
+      count++;
+    }
+  }
+  const rows = new Uint32Array(count);
+  for (let id = 0, k = 0; id < vocabulary; id++) if (seen[id]) rows[k++] = id;
+  const values = new Float32Array(count * dim);
+  rows.forEach((row, k) => values.set(tableGrad.subarray(row * dim, row * dim + dim), k * dim));
+  return { rows, values };
+}

@@ -1,0 +1,396 @@
+import * as tf from '@tensorflow/tfjs';
+import { ParamLayout, ShapeError, buildModel, type LayerSpec, type ResolvedBackend, type WorkerJob } from '@adamant/core';
+import type { ChunkGradient, GradientPath, SparseRows } from './GradientPath.js';
+
+type LstmSpec = Extract<LayerSpec, { type: 'lstm' }>;
+type DenseSpec = Extract<LayerSpec, { type: 'dense' }>;
+
+/** The float32 clip tfjs applies to probabilities inside binary cross-entropy. */
+const EPSILON = Math.fround(1e-7);
+const ONE_MINUS_EPSILON = Math.fround(1 - 1e-7);
+
+/**
+ * Whether the fused path can train this model: [embedding] -> lstm... -> dense(1), with tanh /
+ * sigmoid LSTMs (every LSTM but the last returning sequences) and a linear or sigmoid head.
+ */
+export function supportsFusedLstm(job: WorkerJob): boolean {
+  const layers = job.layers;
+  let i = layers[0]?.type === 'embedding' ? 1 : 0;
+  const lstms = layers.slice(i, -1);
+  if (lstms.length === 0 || lstms.some((l) => l.type !== 'lstm')) return false;
+  const ok = (lstms as LstmSpec[]).every(
+    (l, k) => l.activation === 'tanh' && l.recurrentActivation === 'sigmoid' && l.returnSequences === (k < lstms.length - 1),
+  );
+  i += lstms.length;
+  const head = layers[i];
+  return ok && head?.type === 'dense' && head.units === 1 && head.useBias && (head.activation === 'linear' || head.activation === 'sigmoid');
+}
+
+interface LstmWeights {
+  spec: LstmSpec;
+  inputDim: number;
+  units: number;
+  /** [inputDim, 4H], [4H, inputDim], [H, 4H], [4H, H] on the backend; the transposes feed the backward matMuls. */
+  kernel?: tf.Tensor2D;
+  kernelT?: tf.Tensor2D;
+  recurrent?: tf.Tensor2D;
+  recurrentT?: tf.Tensor2D;
+  bias: Float32Array;
+  /** Offsets of kernel, recurrent kernel and bias in the flat vector. */
+  offsets: [number, number, number];
+}
+
+/** What a layer's forward pass keeps for its backward pass (all time-major: row t*B + b). */
+interface LstmTape {
+  input: Float32Array;
+  /** Gate activations i, f, g, o per row: [T*B, 4H]. */
+  gates: Float32Array;
+  /** Cell state c_t and tanh(c_t): [T*B, H]. */
+  cells: Float32Array;
+  cellTanh: Float32Array;
+  /** Hidden state h_t: [T*B, H]. */
+  hidden: Float32Array;
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/**
+ * A chunk's gradient for Embedding -> LSTM... -> Dense models without tfjs autodiff, which on
+ * pure backends spends its time in per-timestep op overhead (and cannot differentiate an
+ * Embedding on wasm at all). The arithmetic goes to few, large matMuls on the backend:
+ *
+ * - the input projections of all timesteps in one matMul per layer;
+ * - one recurrent matMul per timestep forward and one backward (h W_hh, dZ W_hh^T);
+ * - the weight gradients of all timesteps in one matMul each (X^T dZ, H_prev^T dZ);
+ *
+ * and the element-wise gate work runs in plain typed-array loops between them. The embedding
+ * lookup and its gradient (a scatter-add into the touched rows) are typed-array loops too.
+ * Every operation has fixed shapes and order, so a chunk's result is bitwise the same on a
+ * given backend whichever worker computes it. Tested against tfjs autodiff.
+ */
+export class LstmGradients implements GradientPath {
+  readonly paramCount: number;
+  private readonly layout: ParamLayout;
+  private readonly embedding?: { vocabulary: number; dim: number; table: Float32Array };
+  private readonly lstms: LstmWeights[];
+  private readonly head: { spec: DenseSpec; kernel: Float32Array; bias: number; offsets: [number, number] };
+  private readonly timesteps: number;
+  /** Features per timestep of the raw input (1 token id with an embedding). */
+  private readonly inputFeatures: number;
+  private readonly denseOffset: number;
+
+  constructor(
+    readonly job: WorkerJob,
+    readonly backend: ResolvedBackend,
+  ) {
+    if (!supportsFusedLstm(job)) throw new ShapeError('the fused LSTM path does not support this model');
+    // The layout (names, shapes, order) comes from the very model tfjs would build.
+    const model = buildModel(job.layers, job.seed);
+    this.layout = ParamLayout.fromModel(model);
+    model.dispose();
+    this.paramCount = this.layout.size;
+    if (this.paramCount !== job.paramCount) {
+      throw new ShapeError(`the model has ${this.paramCount} parameters, but the coordinator's has ${job.paramCount}`);
+    }
+    const entries = [...this.layout.entries];
+    const take = () => {
+      const entry = entries.shift();
+      if (!entry) throw new ShapeError('the model has fewer weights than its layers need');
+      return entry;
+    };
+    let layers = job.layers;
+    let inputDim: number;
+    const first = layers[0]!;
+    if (first.type === 'embedding') {
+      const table = take();
+      this.embedding = { vocabulary: first.inputDim, dim: first.outputDim, table: new Float32Array(table.size) };
+      this.timesteps = first.inputLength ?? job.inputShape[0]!;
+      this.inputFeatures = 1;
+      inputDim = first.outputDim;
+      layers = layers.slice(1);
+    } else {
+      const shape = (first as LstmSpec).inputShape!;
+      this.timesteps = shape[0]!;
+      this.inputFeatures = shape[1]!;
+      inputDim = shape[1]!;
+    }
+    this.denseOffset = this.embedding ? this.layout.entries[0]!.size : 0;
+    this.lstms = [];
+    for (const spec of layers.slice(0, -1) as LstmSpec[]) {
+      const kernel = take();
+      const recurrent = take();
+      const bias = take();
+      this.lstms.push({ spec, inputDim, units: spec.units, bias: new Float32Array(bias.size), offsets: [kernel.offset, recurrent.offset, bias.offset] });
+      inputDim = spec.units;
+    }
+    const kernel = take();
+    const bias = take();
+    this.head = { spec: layers.at(-1) as DenseSpec, kernel: new Float32Array(kernel.size), bias: 0, offsets: [kernel.offset, bias.offset] };
+  }
+
+  setWeights(flat: Float32Array): void {
+    if (flat.length !== this.paramCount) throw new ShapeError(`expected ${this.paramCount} parameters, got ${flat.length}`);
+    if (this.embedding) this.embedding.table.set(flat.subarray(0, this.embedding.table.length));
+    for (const layer of this.lstms) {
+      const g = 4 * layer.units;
+      const [k, r, b] = layer.offsets;
+      for (const t of [layer.kernel, layer.kernelT, layer.recurrent, layer.recurrentT]) t?.dispose();
+      const kernel = flat.slice(k, k + layer.inputDim * g);
+      const recurrent = flat.slice(r, r + layer.units * g);
+      layer.kernel = tf.tensor2d(kernel, [layer.inputDim, g]);
+      layer.kernelT = tf.tensor2d(transpose(kernel, layer.inputDim, g), [g, layer.inputDim]);
+      layer.recurrent = tf.tensor2d(recurrent, [layer.units, g]);
+      layer.recurrentT = tf.tensor2d(transpose(recurrent, layer.units, g), [g, layer.units]);
+      layer.bias.set(flat.subarray(b, b + g));
+    }
+    const [k, b] = this.head.offsets;
+    this.head.kernel.set(flat.subarray(k, k + this.head.kernel.length));
+    this.head.bias = flat[b]!;
+  }
+
+  compute(x: Float32Array, y: Float32Array, samples: number, _seed: number): ChunkGradient {
+    const B = samples;
+    const T = this.timesteps;
+    if (x.length !== B * T * this.inputFeatures || y.length !== B) {
+      throw new ShapeError(`chunk of ${B} samples has ${x.length} inputs and ${y.length} targets; expected ${B * T * this.inputFeatures} and ${B}`);
+    }
+    const grads = new Float32Array(this.paramCount);
+
+    // Forward.
+    let input: Float32Array = this.embedding ? this.embed(x, B) : timeMajor(x, B, T, this.inputFeatures);
+    const tapes: LstmTape[] = [];
+    for (const layer of this.lstms) {
+      const tape = this.lstmForward(layer, input, B);
+      tapes.push(tape);
+      input = tape.hidden;
+    }
+    const top = this.lstms.at(-1)!;
+    const H = top.units;
+    const last = input.subarray((T - 1) * B * H, T * B * H);
+    const { lossSum, metricSums, dLogits } = this.headForward(last, y, B, H);
+
+    // Backward: the head, then each LSTM from the top, then the embedding rows.
+    const [hk, hb] = this.head.offsets;
+    const dLast = new Float32Array(B * H);
+    for (let b = 0; b < B; b++) {
+      const d = dLogits[b]!;
+      grads[hb] = grads[hb]! + d;
+      for (let j = 0; j < H; j++) {
+        grads[hk + j] = grads[hk + j]! + last[b * H + j]! * d;
+        dLast[b * H + j] = d * this.head.kernel[j]!;
+      }
+    }
+    let dHidden: Float32Array = new Float32Array(T * B * H);
+    dHidden.set(dLast, (T - 1) * B * H);
+    for (let l = this.lstms.length - 1; l >= 0; l--) {
+      dHidden = this.lstmBackward(this.lstms[l]!, tapes[l]!, dHidden, B, grads, l > 0 || this.embedding !== undefined);
+    }
+    let sparse: SparseRows | undefined;
+    if (this.embedding) sparse = this.embeddingRows(x, dHidden, B);
+    return { dense: this.embedding ? grads.slice(this.denseOffset) : grads, ...(sparse ? { sparse } : {}), lossSum, metricSums };
+  }
+
+  /** Looks up token ids (sample-major [B, T]) into a time-major [T*B, E] input. */
+  private embed(ids: Float32Array, B: number): Float32Array {
+    const { vocabulary, dim, table } = this.embedding!;
+    const T = this.timesteps;
+    const out = new Float32Array(T * B * dim);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const id = ids[b * T + t]!;
+        if (!(id >= 0 && id < vocabulary && Number.isInteger(id))) {
+          throw new ShapeError(`sample ${b}, position ${t}: token id ${id} is outside the embedding's 0..${vocabulary - 1}`);
+        }
+        out.set(table.subarray(id * dim, id * dim + dim), (t * B + b) * dim);
+      }
+    }
+    return out;
+  }
+
+  private lstmForward(layer: LstmWeights, input: Float32Array, B: number): LstmTape {
+    const T = this.timesteps;
+    const H = layer.units;
+    const G = 4 * H;
+    // All timesteps' input projections in one matMul; the gates then overwrite it row by row.
+    const gates = matMul(input, [T * B, layer.inputDim], layer.kernel!);
+    const cells = new Float32Array(T * B * H);
+    const cellTanh = new Float32Array(T * B * H);
+    const hidden = new Float32Array(T * B * H);
+    const bias = layer.bias;
+    for (let t = 0; t < T; t++) {
+      const recurrent = t > 0 ? matMul(hidden.subarray((t - 1) * B * H, t * B * H), [B, H], layer.recurrent!) : undefined;
+      for (let b = 0; b < B; b++) {
+        const row = t * B + b;
+        const z = row * G;
+        const s = row * H;
+        const prev = (row - B) * H;
+        for (let j = 0; j < H; j++) {
+          const r = recurrent ? b * G : 0;
+          const i = sigmoid(gates[z + j]! + (recurrent ? recurrent[r + j]! : 0) + bias[j]!);
+          const f = sigmoid(gates[z + H + j]! + (recurrent ? recurrent[r + H + j]! : 0) + bias[H + j]!);
+          const g = Math.tanh(gates[z + 2 * H + j]! + (recurrent ? recurrent[r + 2 * H + j]! : 0) + bias[2 * H + j]!);
+          const o = sigmoid(gates[z + 3 * H + j]! + (recurrent ? recurrent[r + 3 * H + j]! : 0) + bias[3 * H + j]!);
+          const c = f * (t > 0 ? cells[prev + j]! : 0) + i * g;
+          const tc = Math.tanh(c);
+          gates[z + j] = i;
+          gates[z + H + j] = f;
+          gates[z + 2 * H + j] = g;
+          gates[z + 3 * H + j] = o;
+          cells[s + j] = c;
+          cellTanh[s + j] = tc;
+          hidden[s + j] = o * tc;
+        }
+      }
+    }
+    return { input, gates, cells, cellTanh, hidden };
+  }
+
+  /** Loss, metrics and d(loss sum)/d(head pre-activation) per sample. */
+  private headForward(last: Float32Array, y: Float32Array, B: number, H: number) {
+    const { spec, kernel, bias } = this.head;
+    const dLogits = new Float32Array(B);
+    let lossSum = 0;
+    const metricSums = this.job.metrics.map(() => 0);
+    for (let b = 0; b < B; b++) {
+      let z = bias;
+      for (let j = 0; j < H; j++) z += last[b * H + j]! * kernel[j]!;
+      const target = y[b]!;
+      const p = spec.activation === 'sigmoid' ? sigmoid(z) : z;
+      if (this.job.loss === 'binaryCrossentropy') {
+        // tfjs clips p to [eps, 1 - eps], takes the logit and uses the stable logistic loss.
+        const clipped = Math.min(Math.max(p, EPSILON), ONE_MINUS_EPSILON);
+        const logit = Math.log(clipped / (1 - clipped));
+        lossSum += Math.max(logit, 0) - logit * target + Math.log1p(Math.exp(-Math.abs(logit)));
+        const inside = Math.fround(p) >= EPSILON && Math.fround(p) <= ONE_MINUS_EPSILON;
+        dLogits[b] = inside ? p - target : 0;
+      } else {
+        lossSum += (p - target) ** 2;
+        const dp = 2 * (p - target);
+        dLogits[b] = spec.activation === 'sigmoid' ? dp * p * (1 - p) : dp;
+      }
+      this.job.metrics.forEach((metric, m) => {
+        metricSums[m] = metricSums[m]! + (metric === 'accuracy' ? Number((p > 0.5 ? 1 : 0) === target) : Math.abs(p - target));
+      });
+    }
+    return { lossSum, metricSums, dLogits };
+  }
+
+  /**
+   * Backpropagates through one LSTM layer given d(loss)/d(h_t) for every timestep; adds the
+   * layer's weight gradients into `grads` and returns d(loss)/d(input) when `needInput`.
+   */
+  private lstmBackward(layer: LstmWeights, tape: LstmTape, dHidden: Float32Array, B: number, grads: Float32Array, needInput: boolean): Float32Array {
+    const T = this.timesteps;
+    const H = layer.units;
+    const G = 4 * H;
+    const { gates, cells, cellTanh } = tape;
+    const dZ = new Float32Array(T * B * G);
+    const dCellNext = new Float32Array(B * H);
+    let dHiddenNext: Float32Array | undefined;
+    for (let t = T - 1; t >= 0; t--) {
+      for (let b = 0; b < B; b++) {
+        const row = t * B + b;
+        const z = row * G;
+        const s = row * H;
+        const prev = (row - B) * H;
+        for (let j = 0; j < H; j++) {
+          const dh = dHidden[s + j]! + (dHiddenNext ? dHiddenNext[b * H + j]! : 0);
+          const i = gates[z + j]!;
+          const f = gates[z + H + j]!;
+          const g = gates[z + 2 * H + j]!;
+          const o = gates[z + 3 * H + j]!;
+          const tc = cellTanh[s + j]!;
+          const dc = dh * o * (1 - tc * tc) + dCellNext[b * H + j]!;
+          const cPrev = t > 0 ? cells[prev + j]! : 0;
+          dZ[z + j] = dc * g * i * (1 - i);
+          dZ[z + H + j] = dc * cPrev * f * (1 - f);
+          dZ[z + 2 * H + j] = dc * i * (1 - g * g);
+          dZ[z + 3 * H + j] = dh * tc * o * (1 - o);
+          dCellNext[b * H + j] = dc * f;
+        }
+      }
+      if (t > 0) dHiddenNext = matMul(dZ.subarray(t * B * G, (t + 1) * B * G), [B, G], layer.recurrentT!);
+    }
+    const [kOff, rOff, bOff] = layer.offsets;
+    // Weight gradients of all timesteps at once: X^T dZ and H_prev^T dZ.
+    const dZTensor = tf.tensor2d(dZ, [T * B, G]);
+    try {
+      grads.set(matMul(transpose(tape.input, T * B, layer.inputDim), [layer.inputDim, T * B], dZTensor), kOff);
+      grads.set(matMul(shiftedTranspose(tape.hidden, T, B, H), [H, T * B], dZTensor), rOff);
+    } finally {
+      dZTensor.dispose();
+    }
+    for (let row = 0; row < T * B; row++) {
+      for (let k = 0; k < G; k++) grads[bOff + k] = grads[bOff + k]! + dZ[row * G + k]!;
+    }
+    return needInput ? matMul(dZ, [T * B, G], layer.kernelT!) : new Float32Array(0);
+  }
+
+  /** Scatter-adds d(loss)/d(embedded input) into the rows of the tokens that produced it. */
+  private embeddingRows(ids: Float32Array, dInput: Float32Array, B: number): SparseRows {
+    const { vocabulary, dim } = this.embedding!;
+    const T = this.timesteps;
+    const slot = new Int32Array(vocabulary).fill(-1);
+    const order: number[] = [];
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k]!;
+      if (slot[id] === -1) {
+        slot[id] = 0;
+        order.push(id);
+      }
+    }
+    const rows = Uint32Array.from(order).sort();
+    rows.forEach((id, k) => (slot[id] = k));
+    const values = new Float32Array(rows.length * dim);
+    // Fixed order (sample, then position): the sums are bitwise reproducible.
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const at = slot[ids[b * T + t]!]! * dim;
+        const from = (t * B + b) * dim;
+        for (let e = 0; e < dim; e++) values[at + e] = values[at + e]! + dInput[from + e]!;
+      }
+    }
+    return { rows, values };
+  }
+
+  dispose(): void {
+    for (const layer of this.lstms) for (const t of [layer.kernel, layer.kernelT, layer.recurrent, layer.recurrentT]) t?.dispose();
+  }
+}
+
+/** a (a row-major typed array of `shape`) times b (a tensor on the backend), read back. */
+function matMul(a: Float32Array, shape: [number, number], b: tf.Tensor2D): Float32Array {
+  const left = tf.tensor2d(a, shape);
+  const product = tf.matMul(left, b);
+  try {
+    return product.dataSync() as Float32Array;
+  } finally {
+    left.dispose();
+    product.dispose();
+  }
+}
+
+/** A row-major [rows x cols] matrix transposed (explicitly: transposed matMuls are slow on wasm). */
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
+  return out;
+}
+
+/** [H, T*B]: column t*B+b holds h_{t-1} of sample b (zeros for t = 0), i.e. H_prev^T. */
+function shiftedTranspose(hidden: Float32Array, T: number, B: number, H: number): Float32Array {
+  const out = new Float32Array(H * T * B);
+  const cols = T * B;
+  for (let row = B; row < cols; row++) {
+    const from = (row - B) * H;
+    for (let j = 0; j < H; j++) out[j * cols + row] = hidden[from + j]!;
+  }
+  return out;
+}
+
+/** Sample-major [B, T, F] to time-major [T*B, F]. */
+function timeMajor(x: Float32Array, B: number, T: number, F: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out.set(x.subarray((b * T + t) * F, (b * T + t + 1) * F), (t * B + b) * F);
+  return out;
+}
