@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { coordinatorCommand } from './commands/coordinator.js';
+import { evaluateCommand, predictCommand } from './commands/inference.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 import { logLevels } from './logger.js';
@@ -86,6 +87,26 @@ export function createProgram(): Command {
     .addOption(logJsonOption())
     .addHelpText('after', '\nExample:\n  ADAMANT_TOKEN=... adamant worker --connect ws://10.0.0.5:7070')
     .action((options) => workerCommand(options));
+
+  program
+    .command('evaluate')
+    .description('loss and metrics of a saved model on a data file (read like its training data)')
+    .argument('<model-dir>', 'a model directory written by adamant train')
+    .argument('<data>', 'a CSV or JSONL file with the training data\'s columns or fields')
+    .option('--json', 'print one JSON object')
+    .addOption(backendOption())
+    .addHelpText('after', '\nExample:\n  adamant evaluate runs/spam-20261125-1200 examples/spam/data/spam.jsonl')
+    .action((modelDir: string, data: string, options) => evaluateCommand(modelDir, data, options));
+
+  program
+    .command('predict')
+    .description('the probability a saved text model gives each text ("-" reads one text per line from stdin)')
+    .argument('<model-dir>', 'a model directory written by adamant train')
+    .argument('<text...>', 'texts to classify')
+    .option('--json', 'print one JSON array')
+    .addOption(backendOption())
+    .addHelpText('after', '\nExample:\n  adamant predict runs/spam-20261125-1200 "WIN a FREE cruise, click now"')
+    .action((modelDir: string, texts: string[], options) => predictCommand(modelDir, texts, options));
 
   return program;
 }

@@ -14,3 +14,4 @@ export * from './backend.js';
 export * from './log.js';
 export * from './text.js';
 export * from './textData.js';
+export * from './inference.js';

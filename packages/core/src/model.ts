@@ -33,13 +33,37 @@ export function resolveInputShape(layers: readonly LayerSpec[], featureCount: nu
   return resolved;
 }
 
+export interface BuildOptions {
+  /**
+   * false: fill every weight with zeros instead of drawing it, for processes that only need the
+   * model's structure (workers receive the weights anyway). Skips the orthogonal initialiser's QR.
+   */
+  initialize?: boolean;
+}
+
 /**
  * Builds the tfjs Sequential model a layer list describes. Initial weights come from `seed`
  * alone (each weight has its own derived seed), so every process that builds the model from
  * the same config starts from the same numbers.
  */
-export function buildModel(layers: readonly LayerSpec[], seed: number): tf.Sequential {
+export function buildModel(layers: readonly LayerSpec[], seed: number, options: BuildOptions = {}): tf.Sequential {
+  const initialize = options.initialize ?? true;
   const model = tf.sequential();
+  // tfjs warns on every orthogonal initialiser over 2,000 values; it is slow once, at start-up.
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!String(args[0]).startsWith('Orthogonal initializer')) warn(...args);
+  };
+  try {
+    addLayers(model, layers, seed, initialize);
+  } finally {
+    console.warn = warn;
+  }
+  return model;
+}
+
+function addLayers(model: tf.Sequential, layers: readonly LayerSpec[], seed: number, initialize: boolean): void {
+  const zeros = tf.initializers.zeros();
   layers.forEach((spec, i) => {
     const name = layerName(spec, i);
     const s = (k: number) => mixSeed(seed, i, k);
@@ -51,7 +75,7 @@ export function buildModel(layers: readonly LayerSpec[], seed: number): tf.Seque
             units: spec.units,
             activation: spec.activation,
             useBias: spec.useBias,
-            kernelInitializer: tf.initializers.glorotUniform({ seed: s(0) }),
+            kernelInitializer: initialize ? tf.initializers.glorotUniform({ seed: s(0) }) : zeros,
             ...(spec.inputShape ? { inputShape: spec.inputShape } : {}),
           }),
         );
@@ -62,7 +86,7 @@ export function buildModel(layers: readonly LayerSpec[], seed: number): tf.Seque
             name,
             inputDim: spec.inputDim,
             outputDim: spec.outputDim,
-            embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: s(0) }),
+            embeddingsInitializer: initialize ? tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: s(0) }) : zeros,
             ...(spec.inputLength ? { inputLength: spec.inputLength } : {}),
           }),
         );
@@ -75,8 +99,9 @@ export function buildModel(layers: readonly LayerSpec[], seed: number): tf.Seque
             returnSequences: spec.returnSequences,
             activation: spec.activation,
             recurrentActivation: spec.recurrentActivation,
-            kernelInitializer: tf.initializers.glorotUniform({ seed: s(0) }),
-            recurrentInitializer: tf.initializers.orthogonal({ gain: 1, seed: s(1) }),
+            kernelInitializer: initialize ? tf.initializers.glorotUniform({ seed: s(0) }) : zeros,
+            recurrentInitializer: initialize ? tf.initializers.orthogonal({ gain: 1, seed: s(1) }) : zeros,
+            ...(initialize ? {} : { biasInitializer: zeros, unitForgetBias: false }),
             ...(spec.inputShape ? { inputShape: spec.inputShape } : {}),
           }),
         );
@@ -86,7 +111,6 @@ export function buildModel(layers: readonly LayerSpec[], seed: number): tf.Seque
         break;
     }
   });
-  return model;
 }
 
 /** Whether a model trains an embedding (whose gradient needs UnsortedSegmentSum). */

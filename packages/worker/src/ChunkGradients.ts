@@ -40,7 +40,7 @@ export class ChunkGradients implements GradientPath {
 
   /** Builds the model on the current backend (`createGradientPath` selects it). */
   static create(job: WorkerJob, backend: ResolvedBackend): ChunkGradients {
-    const model = buildModel(job.layers, job.seed);
+    const model = buildModel(job.layers, job.seed, { initialize: false });
     return new ChunkGradients(job, backend, model);
   }
 

@@ -85,7 +85,7 @@ export class LstmGradients implements GradientPath {
   ) {
     if (!supportsFusedLstm(job)) throw new ShapeError('the fused LSTM path does not support this model');
     // The layout (names, shapes, order) comes from the very model tfjs would build.
-    const model = buildModel(job.layers, job.seed);
+    const model = buildModel(job.layers, job.seed, { initialize: false });
     this.layout = ParamLayout.fromModel(model);
     model.dispose();
     this.paramCount = this.layout.size;

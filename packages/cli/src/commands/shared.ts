@@ -43,6 +43,8 @@ export async function prepareCoordinator(
     onStep: progress.step,
     onEpoch: progress.epoch,
   });
+  const bad = coordinator.data.badRows;
+  if (bad) log.warn(`skipped ${bad.count} bad rows of ${config.data.path}`, { first: bad.examples[0] });
   if (options.init) {
     const initial = await loadModel(options.init);
     coordinator.layout.assertMatches(initial, options.init);
@@ -53,7 +55,7 @@ export async function prepareCoordinator(
 }
 
 /** The machine-readable summary printed as the last line of stdout with `--json`. */
-export function resultJson(result: TrainingResult, workers: number, out: string | undefined): Record<string, unknown> {
+export function resultJson(coordinator: Coordinator, result: TrainingResult, workers: number, out: string | undefined): Record<string, unknown> {
   const final = result.final;
   return {
     loss: final?.loss ?? null,
@@ -67,6 +69,7 @@ export function resultJson(result: TrainingResult, workers: number, out: string 
     workers,
     backend: result.backend,
     workerBackends: result.workerBackends,
+    skippedRows: coordinator.data.badRows?.count ?? 0,
     out: out ?? null,
   };
 }
@@ -79,9 +82,9 @@ export async function finishTraining(
   out: string,
   workers: number,
 ): Promise<void> {
-  await coordinator.save(out, resultJson(result, workers, out));
+  await coordinator.save(out, resultJson(coordinator, result, workers, out));
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(resultJson(result, workers, out))}\n`);
+    process.stdout.write(`${JSON.stringify(resultJson(coordinator, result, workers, out))}\n`);
   } else {
     const rate = result.seconds > 0 ? ` (${Math.round(result.samples / result.seconds)} samples/s)` : '';
     process.stdout.write(`trained ${result.epochs} epochs, ${result.steps} steps in ${result.seconds.toFixed(1)} s${rate}; model saved to ${out}\n`);

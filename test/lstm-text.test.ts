@@ -1,0 +1,122 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadJobConfig, loadModel, mulberry32, prepareData } from '@adamant/core';
+import { jsonResult, runCli, tempDir, writeJson } from './support/cli.js';
+import { savedWeights, weightBytes } from './support/reference.js';
+
+/**
+ * The synchronous-training promises on a small LSTM text classifier (the fused gradient path,
+ * sparse embedding rows on the wire): N workers equal single-process tfjs training, bitwise
+ * identical whatever N is; and the saved model evaluates and predicts from its own vocabulary.
+ */
+const words = { spam: ['win', 'free', 'prize', 'cash', 'click', 'offer'], ham: ['meeting', 'patch', 'build', 'review', 'lunch', 'kernel'], any: ['the', 'a', 'to', 'and', 'of', 'you', 'we', 'it'] };
+
+function syntheticEmails(rows: number): string {
+  const random = mulberry32(99);
+  const pick = (list: string[]) => list[Math.floor(random() * list.length)]!;
+  const lines: string[] = [];
+  for (let i = 0; i < rows; i++) {
+    const label = random() < 0.4 ? 1 : 0;
+    const length = 4 + Math.floor(random() * 14);
+    const text = Array.from({ length }, () => (random() < 0.35 ? pick(label ? words.spam : words.ham) : pick(words.any))).join(' ');
+    lines.push(JSON.stringify({ text, label }));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('LSTM text classification', () => {
+  const tmp = tempDir();
+  let configPath: string;
+  const initDir = path.join(tmp.dir, 'init');
+  const outDir = (n: number) => path.join(tmp.dir, `out-${n}`);
+
+  beforeAll(async () => {
+    tf.enableProdMode();
+    await tf.setBackend('cpu');
+    writeFileSync(path.join(tmp.dir, 'emails.jsonl'), syntheticEmails(150));
+    configPath = writeJson(path.join(tmp.dir, 'job.json'), {
+      model: [
+        { type: 'embedding', inputDim: 40, outputDim: 8, inputLength: 12 },
+        { type: 'lstm', units: 10, returnSequences: true },
+        { type: 'lstm', units: 6 },
+        { type: 'dense', units: 1, activation: 'sigmoid' },
+      ],
+      loss: 'binaryCrossentropy',
+      metrics: ['accuracy'],
+      optimizer: { adam: { learningRate: 0.01 } },
+      batchSize: 16,
+      chunkSize: 5,
+      epochs: 2,
+      seed: 5,
+      shuffle: false,
+      validationSplit: 0.2,
+      data: { type: 'text', path: 'emails.jsonl', tokenizer: { numWords: 40 }, maxLength: 12 },
+    });
+    const init = await runCli(['train', configPath, '--epochs', '0', '--out', initDir]);
+    expect(init.code, init.stderr).toBe(0);
+    for (const workers of [1, 2, 3]) {
+      const run = await runCli(['train', configPath, '--workers', String(workers), '--init', initDir, '--out', outDir(workers), '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(jsonResult(run)).toMatchObject({ workers, epochs: 2, samples: 240, workerBackends: ['wasm'] });
+    }
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('1, 2 and 3 workers give bitwise-identical weights', () => {
+    const one = weightBytes(outDir(1));
+    expect(weightBytes(outDir(2)).equals(one)).toBe(true);
+    expect(weightBytes(outDir(3)).equals(one)).toBe(true);
+    expect(weightBytes(initDir).equals(one)).toBe(false);
+  });
+
+  it('matches single-process tfjs model.fit (autodiff, cpu) within 1e-4 x max(1, |w|)', async () => {
+    const config = loadJobConfig(configPath);
+    const data = prepareData(config);
+    const model = await loadModel(initDir);
+    const { learningRate, beta1, beta2, epsilon } = config.optimizer.adam;
+    model.compile({ optimizer: tf.train.adam(learningRate, beta1, beta2, epsilon), loss: 'binaryCrossentropy' });
+    const x = tf.tensor2d(data.train.x, [data.train.rows, 12]);
+    const y = tf.tensor2d(data.train.y, [data.train.rows, 1]);
+    await model.fit(x, y, { batchSize: 16, epochs: 2, shuffle: false, verbose: 0 });
+    const expected = model.getWeights().map((w) => w.dataSync() as Float32Array);
+    const actual = await savedWeights(outDir(2));
+    let worst = 0;
+    actual.forEach((a, i) => a.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - expected[i]![j]!) / Math.max(1, Math.abs(expected[i]![j]!))))));
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('lazy embedding Adam is reproducible too, and differs from exact Adam only in the embedding', async () => {
+    const lazyConfig = writeJson(path.join(tmp.dir, 'lazy.json'), { ...loadJobConfig(configPath), optimizer: { adam: { learningRate: 0.01, lazyEmbedding: true } } });
+    const lazy: Float32Array[][] = [];
+    for (const workers of [1, 2]) {
+      const out = path.join(tmp.dir, `lazy-${workers}`);
+      const run = await runCli(['train', lazyConfig, '--workers', String(workers), '--init', initDir, '--out', out]);
+      expect(run.code, run.stderr).toBe(0);
+      lazy.push(await savedWeights(out));
+    }
+    expect(Buffer.from(lazy[1]![0]!.buffer).equals(Buffer.from(lazy[0]![0]!.buffer))).toBe(true);
+    const exact = await savedWeights(outDir(1));
+    // Exact Adam keeps moving a row in steps that do not touch it (its moments are non-zero); lazy Adam does not.
+    expect(Buffer.from(lazy[0]![0]!.buffer).equals(Buffer.from(exact[0]!.buffer))).toBe(false);
+  });
+
+  it('evaluates and predicts with the saved vocabulary', async () => {
+    const evaluation = await runCli(['evaluate', outDir(2), path.join(tmp.dir, 'emails.jsonl'), '--json']);
+    expect(evaluation.code, evaluation.stderr).toBe(0);
+    const result = jsonResult(evaluation) as { samples: number; loss: number; metrics: { accuracy: number } };
+    expect(result.samples).toBe(150);
+    expect(result.loss).toBeGreaterThan(0);
+    expect(result.metrics.accuracy).toBeGreaterThanOrEqual(0);
+    const prediction = await runCli(['predict', outDir(2), 'win free cash prize', 'the kernel patch review', '--json']);
+    expect(prediction.code, prediction.stderr).toBe(0);
+    const probabilities = jsonResult({ ...prediction, stdout: prediction.stdout }) as unknown as { probability: number }[];
+    expect(probabilities).toHaveLength(2);
+    for (const p of probabilities) expect(p.probability).toBeGreaterThan(0);
+    // The saved model is an ordinary tfjs layers model.
+    const loaded = await loadModel(outDir(2));
+    expect(loaded.layers.map((l) => l.getClassName())).toEqual(['Embedding', 'LSTM', 'LSTM', 'Dense']);
+    loaded.dispose();
+  });
+});
