@@ -149,6 +149,7 @@ export class Coordinator {
   private readyWaiters: (() => void)[] = [];
   private aborted: AdamantError | undefined;
   private finished = false;
+  private trainingStarted = false;
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -201,6 +202,11 @@ export class Coordinator {
     const bad = firstNonFinite(weights);
     if (bad >= 0) throw new NumericError(`${source}: weight ${this.weightNameAt(bad)} is ${weights[bad]}`);
     this.params.set(weights);
+  }
+
+  /** Whether the first step has begun (enough workers joined). */
+  get started(): boolean {
+    return this.trainingStarted;
   }
 
   get workerCount(): number {
@@ -462,6 +468,7 @@ export class Coordinator {
       this.log.info('waiting for workers', { minWorkers: this.options.minWorkers ?? 1 });
       await this.waitForWorkers(this.options.minWorkers ?? 1);
     }
+    this.trainingStarted = true;
     const validation = this.data.validation.rows > 0 ? this.tensorsOf(this.data.validation) : undefined;
     try {
       for (let epoch = 0; epoch < config.epochs; epoch++) {

@@ -66,6 +66,8 @@ export function resultJson(coordinator: Coordinator, result: TrainingResult, wor
     steps: result.steps,
     samples: result.samples,
     seconds: Number(result.seconds.toFixed(3)),
+    /** Time inside the epochs' steps: no start-up, no waiting for workers, no validation. */
+    trainingSeconds: Number(result.history.reduce((t, e) => t + e.seconds, 0).toFixed(3)),
     workers,
     backend: result.backend,
     workerBackends: result.workerBackends,

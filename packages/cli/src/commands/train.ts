@@ -54,16 +54,21 @@ export async function trainCommand(configPath: string, options: TrainCommandOpti
         const worker: LocalWorker = { index, child };
         workers.push(worker);
         createInterface({ input: child.stderr! }).on('line', (line) => {
+          // A worker's fatal error becomes part of ours (one line); its other output passes through.
           if (line.startsWith('adamant: ')) worker.lastError = line.slice('adamant: '.length);
-          process.stderr.write(`${line}\n`);
+          else process.stderr.write(`${line}\n`);
         });
         child.on('exit', (code, signal) => {
           worker.exitCode = code;
           if (finished) return;
-          log.warn('worker process exited', { worker: index, code, signal, error: worker.lastError });
-          if (workers.every((w) => w.exitCode !== undefined)) {
-            const last = worker.lastError ? `: ${worker.lastError}` : ` with ${signal ?? `code ${code}`}`;
-            coordinator.abort(new ConnectError(`all ${workers.length} worker processes exited before training finished; worker ${index} exited${last}`));
+          const why = worker.lastError ? `: ${worker.lastError}` : ` with ${signal ?? `code ${code}`}`;
+          if (!coordinator.started) {
+            // Training waits for all N workers; one that died before joining would stall it forever.
+            coordinator.abort(new ConnectError(`worker ${index} of ${workers.length} exited before training started${why}`));
+          } else if (workers.every((w) => w.exitCode !== undefined)) {
+            coordinator.abort(new ConnectError(`all ${workers.length} worker processes exited before training finished; worker ${index} exited${why}`));
+          } else {
+            log.warn(`worker ${index} exited${why}; its chunks go to the others`);
           }
         });
       }
