@@ -138,7 +138,7 @@ describe('bad peers', () => {
 
   it('an oversized frame closes that connection with 1009', async () => {
     const peer = await rawPeer(await startCoordinator());
-    // The housing model has 3,009 parameters, so the limit is 1 MiB + ~12 KB.
+    // The housing model has 2,945 parameters, so the limit is 1 MiB + ~12 KB.
     peer.send(new Uint8Array(2 << 20));
     expect(await peer.next()).toMatchObject({ closed: 1009 });
   });

@@ -26,8 +26,7 @@ function wsUrl(value: string): string {
   return value;
 }
 
-const backendOption = () =>
-  new Option('--backend <name>', 'TensorFlow.js backend, overriding the config').choices(['auto', 'tensorflow', 'wasm', 'cpu']);
+const backendOption = (what = 'TensorFlow.js backend, overriding the config') => new Option('--backend <name>', what).choices(['auto', 'tensorflow', 'wasm', 'cpu']);
 const logLevelOption = (fallback: string) => new Option('--log-level <level>', 'log detail on stderr').choices(logLevels).default(fallback);
 const logJsonOption = () => new Option('--log-json', 'log JSON lines (for log collectors) instead of text');
 
@@ -71,6 +70,7 @@ export function createProgram(): Command {
       .option('--min-workers <n>', 'workers to wait for before the first step', integer(1), 1)
       .option('--token <token>', 'secret workers must present (default: $ADAMANT_TOKEN, else a random one, printed)'),
   )
+    .addOption(backendOption())
     .addOption(logLevelOption('info'))
     .addOption(logJsonOption())
     .addHelpText('after', '\nExample:\n  adamant coordinator examples/housing/job.json --port 7070 --min-workers 2')
@@ -94,7 +94,7 @@ export function createProgram(): Command {
     .argument('<model-dir>', 'a model directory written by adamant train')
     .argument('<data>', 'a CSV or JSONL file with the training data\'s columns or fields')
     .option('--json', 'print one JSON object')
-    .addOption(backendOption())
+    .addOption(backendOption('TensorFlow.js backend (default: auto, the fastest available)'))
     .addHelpText('after', '\nExample:\n  adamant evaluate runs/spam-20261125-1200 examples/spam/data/spam.jsonl')
     .action((modelDir: string, data: string, options) => evaluateCommand(modelDir, data, options));
 
@@ -104,7 +104,7 @@ export function createProgram(): Command {
     .argument('<model-dir>', 'a model directory written by adamant train')
     .argument('<text...>', 'texts to classify')
     .option('--json', 'print one JSON array')
-    .addOption(backendOption())
+    .addOption(backendOption('TensorFlow.js backend (default: auto, the fastest available)'))
     .addHelpText('after', '\nExample:\n  adamant predict runs/spam-20261125-1200 "WIN a FREE cruise, click now"')
     .action((modelDir: string, texts: string[], options) => predictCommand(modelDir, texts, options));
 

@@ -22,6 +22,7 @@ import {
   readFloats,
   readUint32s,
   resolveInputShape,
+  sampleShape,
   saveModel,
   ShapeError,
   silentLog,
@@ -171,7 +172,7 @@ export class Coordinator {
       metrics: config.metrics,
       backend: config.backend,
       seed: config.seed,
-      inputShape: [data.train.featureCount],
+      inputShape: sampleShape(layers, data.train.featureCount),
       paramCount: layout.size,
     };
   }
@@ -266,7 +267,7 @@ export class Coordinator {
   }
 
   private reject(session: Session, error: AdamantError): void {
-    const code = (['E_VERSION', 'E_AUTH', 'E_NUMERIC', 'E_SHAPE'] as const).find((c) => c === error.code) ?? 'E_PROTOCOL';
+    const code = (['E_VERSION', 'E_AUTH'] as const).find((c) => c === error.code) ?? 'E_PROTOCOL';
     try {
       this.send(session, { type: 'reject', code, message: error.message });
     } catch {

@@ -113,6 +113,48 @@ describe('parseJobConfig', () => {
   });
 });
 
+describe('parseJobConfig, sequence models and text data', () => {
+  const text = {
+    model: [
+      { type: 'embedding', inputDim: 100, outputDim: 4 },
+      { type: 'lstm', units: 3 },
+      { type: 'dense', units: 1, activation: 'sigmoid' },
+    ],
+    loss: 'binaryCrossentropy',
+    data: { type: 'text', path: 'texts.jsonl', tokenizer: { numWords: 100 }, maxLength: 10 },
+  };
+
+  it('accepts an embedding-lstm-dense text model and fills the text defaults', () => {
+    const config = parseJobConfig(text, 'job.json');
+    expect(config.data).toMatchObject({ type: 'text', textField: 'text', labelField: 'label', padding: 'pre', truncating: 'pre', badRows: 'skip' });
+    expect(config.data.type === 'text' && config.data.tokenizer.oovToken).toBe('<OOV>');
+  });
+
+  it('refuses a dense layer right after a sequence output', () => {
+    const model = [text.model[0], { type: 'dense', units: 1, activation: 'sigmoid' }];
+    expect(configError(() => parseJobConfig({ ...text, model }, 'job.json')).message).toBe(
+      'job.json: model[1]: a dense layer cannot follow a sequence output (embedding); end the sequence with an lstm without returnSequences',
+    );
+  });
+
+  it('refuses an lstm without a sequence input', () => {
+    const model = [{ type: 'dense', units: 4, inputShape: [3] }, { type: 'lstm', units: 2 }, { type: 'dense', units: 1 }];
+    expect(configError(() => parseJobConfig({ ...minimal, model }, 'job.json')).message).toMatch(/model\[1\]: an lstm needs a sequence input/);
+  });
+
+  it('refuses a vocabulary larger than the embedding', () => {
+    const data = { ...text.data, tokenizer: { numWords: 500 } };
+    expect(configError(() => parseJobConfig({ ...text, data }, 'job.json')).message).toMatch(/model\[0\]\.inputDim is 100, but data\.tokenizer\.numWords 500/);
+  });
+
+  it('names the data type, not a layer, when data.type is unknown', () => {
+    const data = { ...text.data, type: 'images' };
+    expect(configError(() => parseJobConfig({ ...text, data }, 'job.json')).message).toBe(
+      'job.json: data.type: unknown data.type "images"; expected one of table, text',
+    );
+  });
+});
+
 describe('chunkSizeOf', () => {
   it('defaults to a quarter of the batch, rounded up', () => {
     expect(chunkSizeOf({ batchSize: 32 })).toBe(8);

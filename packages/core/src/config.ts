@@ -153,7 +153,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const where = formatPath(issue.path);
   if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator === 'type') {
     const got = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], input);
-    return `${where}: unknown layer type ${JSON.stringify(got)}; expected one of ${layerTypes.join(', ')}`;
+    if (issue.path[0] === 'model') return `${where}: unknown layer type ${JSON.stringify(got)}; expected one of ${layerTypes.join(', ')}`;
+    return `${where}: unknown ${where} ${JSON.stringify(got)}; expected one of ${(issue as { options?: unknown[] }).options?.join(', ') ?? 'the documented values'}`;
   }
   if (issue.code === 'unrecognized_keys') {
     return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
@@ -191,6 +192,17 @@ function checkModelShape(config: JobConfig, source: string): void {
   if (config.data.type === 'text' && config.loss !== 'binaryCrossentropy') {
     throw new ConfigError(`${source}: loss: text data has 0/1 labels; use binaryCrossentropy`);
   }
+  let sequence = first?.type === 'embedding' || (first?.type === 'lstm' && first.returnSequences);
+  config.model.forEach((layer, i) => {
+    if (i === 0) return;
+    if (layer.type === 'dense' && sequence) {
+      throw new ConfigError(`${source}: model[${i}]: a dense layer cannot follow a sequence output (${config.model[i - 1]!.type}); end the sequence with an lstm without returnSequences`);
+    }
+    if (layer.type === 'lstm') {
+      if (!sequence) throw new ConfigError(`${source}: model[${i}]: an lstm needs a sequence input (an embedding or an lstm with returnSequences)`);
+      sequence = layer.returnSequences;
+    }
+  });
   const last = config.model.at(-1);
   if (config.loss === 'binaryCrossentropy' && !(last?.type === 'dense' && last.units === 1 && last.activation === 'sigmoid')) {
     throw new ConfigError(`${source}: loss: binaryCrossentropy needs a last layer of dense, units 1, activation "sigmoid"`);

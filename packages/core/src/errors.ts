@@ -20,7 +20,7 @@ export type ErrorCode =
   | 'E_AUTH'
   /** A peer could not be reached or went away. */
   | 'E_CONNECT'
-  /** A saved model directory is missing or does not fit the config. */
+  /** A saved model directory is missing, unreadable, or lacks Adamant's metadata. */
   | 'E_MODEL'
   /** A requested TensorFlow.js backend is not available. */
   | 'E_BACKEND'

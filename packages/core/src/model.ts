@@ -27,10 +27,20 @@ export function resolveInputShape(layers: readonly LayerSpec[], featureCount: nu
     if (first.inputLength !== featureCount) {
       throw new ShapeError(`${source}: model[0].inputLength is ${first.inputLength}, but the data has sequences of ${featureCount}`);
     }
-  } else if (first.type === 'lstm' && !first.inputShape) {
-    throw new ShapeError(`${source}: model[0].inputShape is required for a first lstm layer ([timesteps, features])`);
+  } else if (first.type === 'lstm') {
+    if (!first.inputShape) throw new ShapeError(`${source}: model[0].inputShape is required for a first lstm layer ([timesteps, features])`);
+    const [timesteps, features] = first.inputShape as [number, number];
+    if (timesteps * features !== featureCount) {
+      throw new ShapeError(`${source}: model[0].inputShape [${timesteps}, ${features}] holds ${timesteps * features} values per sample, but the data has ${featureCount} columns`);
+    }
   }
   return resolved;
+}
+
+/** The shape of one sample's input tensor: [timesteps, features] for a first lstm, else the flat row. */
+export function sampleShape(layers: readonly LayerSpec[], featureCount: number): number[] {
+  const first = layers[0];
+  return first?.type === 'lstm' && first.inputShape ? [...first.inputShape] : [featureCount];
 }
 
 export interface BuildOptions {

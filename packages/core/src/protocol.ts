@@ -108,7 +108,7 @@ const stepSchema = z.strictObject({
 /** "I will not work with you: here is why." Sent before the coordinator closes a connection. */
 const rejectSchema = z.strictObject({
   type: z.literal('reject'),
-  code: z.enum(['E_VERSION', 'E_AUTH', 'E_PROTOCOL', 'E_NUMERIC', 'E_SHAPE']),
+  code: z.enum(['E_VERSION', 'E_AUTH', 'E_PROTOCOL']),
   message: z.string(),
 });
 

@@ -9,7 +9,7 @@ import {
   type ResolvedBackend,
   type WorkerJob,
 } from '@adamant/core';
-import { touchedRows, type ChunkGradient, type GradientPath } from './GradientPath.js';
+import { checkTokenIds, touchedRows, type ChunkGradient, type GradientPath } from './GradientPath.js';
 
 
 /**
@@ -58,6 +58,8 @@ export class ChunkGradients implements GradientPath {
     if (x.length !== samples * perSample || y.length !== samples) {
       throw new ShapeError(`chunk of ${samples} samples has ${x.length} inputs and ${y.length} targets; expected ${samples * perSample} and ${samples}`);
     }
+    const first = this.job.layers[0]!;
+    if (first.type === 'embedding') checkTokenIds(x, perSample, first.inputDim);
     // Dropout masks depend on the chunk's seed alone, never on which worker draws them.
     for (const { layer, index } of this.dropoutLayers) (layer as unknown as { seed: number }).seed = mixSeed(seed, index);
     const grads = new Float32Array(this.layout.size);
@@ -84,7 +86,6 @@ export class ChunkGradients implements GradientPath {
         if (gradient) grads.set(gradient.dataSync() as Float32Array, entry.offset);
       });
     });
-    const first = this.job.layers[0]!;
     if (first.type === 'embedding') {
       // Same wire format as the fused path: the table's gradient only for the touched rows.
       const tableSize = this.layout.entries[0]!.size;

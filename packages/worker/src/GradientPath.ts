@@ -1,4 +1,4 @@
-import type { ResolvedBackend } from '@adamant/core';
+import { ShapeError, type ResolvedBackend } from '@adamant/core';
 
 /** An embedding table's gradient restricted to the rows a chunk touched. */
 export interface SparseRows {
@@ -49,4 +49,14 @@ export function touchedRows(tokenIds: Float32Array, vocabulary: number, dim: num
   const values = new Float32Array(count * dim);
   rows.forEach((row, k) => values.set(tableGrad.subarray(row * dim, row * dim + dim), k * dim));
   return { rows, values };
+}
+
+/** Checks that every token id is an integer row of the embedding table, naming the first that is not. */
+export function checkTokenIds(ids: Float32Array, timesteps: number, vocabulary: number): void {
+  for (let k = 0; k < ids.length; k++) {
+    const id = ids[k]!;
+    if (!(id >= 0 && id < vocabulary && Number.isInteger(id))) {
+      throw new ShapeError(`sample ${Math.floor(k / timesteps)}, position ${k % timesteps}: token id ${id} is outside the embedding's 0..${vocabulary - 1}`);
+    }
+  }
 }

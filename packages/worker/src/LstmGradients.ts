@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ParamLayout, ShapeError, buildModel, type LayerSpec, type ResolvedBackend, type WorkerJob } from '@adamant/core';
-import type { ChunkGradient, GradientPath, SparseRows } from './GradientPath.js';
+import { checkTokenIds, type ChunkGradient, type GradientPath, type SparseRows } from './GradientPath.js';
 
 type LstmSpec = Extract<LayerSpec, { type: 'lstm' }>;
 type DenseSpec = Extract<LayerSpec, { type: 'dense' }>;
@@ -194,13 +194,11 @@ export class LstmGradients implements GradientPath {
   private embed(ids: Float32Array, B: number): Float32Array {
     const { vocabulary, dim, table } = this.embedding!;
     const T = this.timesteps;
+    checkTokenIds(ids, T, vocabulary);
     const out = new Float32Array(T * B * dim);
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const id = ids[b * T + t]!;
-        if (!(id >= 0 && id < vocabulary && Number.isInteger(id))) {
-          throw new ShapeError(`sample ${b}, position ${t}: token id ${id} is outside the embedding's 0..${vocabulary - 1}`);
-        }
         out.set(table.subarray(id * dim, id * dim + dim), (t * B + b) * dim);
       }
     }

@@ -43,6 +43,11 @@ export interface WorkerSummary {
 
 const RETRY_DELAY_MS = 250;
 
+/** The coordinator refused us (wrong token, other protocol version, bad frame). */
+class RejectedError extends AdamantError {
+  override name = 'RejectedError';
+}
+
 function describeSocketError(err: Error & { code?: string }): string {
   switch (err.code) {
     case 'ECONNREFUSED':
@@ -113,7 +118,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         computeStep(computer, message);
         return;
       case 'reject':
-        throw new AdamantError(message.code, `${peer} refused this worker: ${message.message}`);
+        throw new RejectedError(message.code, `${peer} refused this worker: ${message.message}`);
       case 'done':
         finished = true;
         socket.close(1000, 'done');
@@ -148,9 +153,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     let failure: AdamantError | undefined;
     // Messages are handled strictly in order: a step never starts before the welcome is done.
     let queue = Promise.resolve();
-    const fail = (err: unknown) => {
+    const fail = (err: unknown, rejected = false) => {
       failure ??= toAdamantError(err);
-      if (socket.readyState === WebSocket.OPEN) {
+      // After a reject the coordinator has already dropped us: nothing to tell it.
+      if (socket.readyState === WebSocket.OPEN && !rejected) {
         try {
           send({ type: 'failed', code: failure.code, message: failure.message });
         } catch {
@@ -166,7 +172,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
           if (!isBinary) throw new ProtocolError(`${peer}: sent a text frame; the protocol is binary msgpack`);
           await handle(codec.decodeCoordinatorMessage(data, peer));
         } catch (err) {
-          fail(err);
+          fail(err, err instanceof RejectedError);
         }
       });
     });

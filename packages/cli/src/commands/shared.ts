@@ -5,6 +5,7 @@ import { TrainingProgress } from '../progress.js';
 
 export interface TrainingOptions {
   epochs?: number;
+  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   init?: string;
   out?: string;
   json?: boolean;
@@ -27,6 +28,7 @@ export async function prepareCoordinator(
 ): Promise<{ coordinator: Coordinator; progress: TrainingProgress }> {
   const config = loadJobConfig(configPath);
   if (options.epochs !== undefined) config.epochs = options.epochs;
+  if (options.backend !== undefined) config.backend = options.backend;
   const progress = new TrainingProgress(options.json === true);
   const coordinator = await Coordinator.create({
     config,

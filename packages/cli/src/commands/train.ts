@@ -8,7 +8,6 @@ import { defaultOutDir, finishTraining, prepareCoordinator, type TrainingOptions
 
 export interface TrainCommandOptions extends TrainingOptions {
   workers: number;
-  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   logLevel: LogLevel;
   logJson?: boolean;
 }
@@ -55,7 +54,7 @@ export async function trainCommand(configPath: string, options: TrainCommandOpti
         workers.push(worker);
         createInterface({ input: child.stderr! }).on('line', (line) => {
           // A worker's fatal error becomes part of ours (one line); its other output passes through.
-          if (line.startsWith('adamant: ')) worker.lastError = line.slice('adamant: '.length);
+          if (line.startsWith('adamant: ')) worker.lastError = line.slice('adamant: '.length).replace(/ \[E_[A-Z]+\]$/, '');
           else process.stderr.write(`${line}\n`);
         });
         child.on('exit', (code, signal) => {
