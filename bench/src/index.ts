@@ -3,9 +3,12 @@ import { benchHotPaths } from './hotPaths.js';
 import { benchHousing } from './housing.js';
 import { benchLstm } from './lstm.js';
 
-/** `pnpm bench`: every figure is measured in this one run, side by side with its baseline. */
+/**
+ * `pnpm bench [section...]`: every figure is measured in this one run, side by side with its
+ * baseline. Sections: hot, housing, lstm (default: all).
+ */
+const sections = { hot: benchHotPaths, housing: benchHousing, lstm: benchLstm };
+const asked = process.argv.slice(2).filter((a) => a in sections) as (keyof typeof sections)[];
 tf.enableProdMode();
 process.stdout.write(`Adamant benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
-await benchHotPaths();
-await benchHousing();
-if (!process.argv.includes('--quick')) await benchLstm();
+for (const name of asked.length ? asked : (Object.keys(sections) as (keyof typeof sections)[])) await sections[name]();

@@ -180,8 +180,9 @@ export async function benchLstm(): Promise<void> {
   }
   const straightforward = await straightforwardTokensPerSecond(reference);
   row('one worker, straightforward wasm (tfjs autodiff LSTM)', fmt(straightforward), `fused is ${(wasmWorker / straightforward).toFixed(1)}x faster`);
-  const one = cliTokensPerSecond(1, reference, 12);
-  const two = cliTokensPerSecond(2, reference, 12);
+  // 30 batches, so that start-up (JIT, first allocations) weighs little in the steps' time.
+  const one = cliTokensPerSecond(1, reference, 30);
+  const two = cliTokensPerSecond(2, reference, 30);
   row('adamant train --workers 1 (processes, loopback)', fmt(one), `${gflops(one).toFixed(1)} GFLOP/s`);
   row('adamant train --workers 2 (processes, loopback)', fmt(two), `${(two / one).toFixed(2)}x one worker`);
 

@@ -478,8 +478,11 @@ export class Coordinator {
         let lossTotal = 0;
         const metricTotals = metricNames.map(() => 0);
         for (const plan of batches) {
+          const stepStarted = performance.now();
           const state = await this.runStep(step, plan);
+          const gathered = performance.now();
           this.applyAdam();
+          this.log.debug('step done', { step, gatherMs: +(gathered - stepStarted).toFixed(1), adamMs: +(performance.now() - gathered).toFixed(1) });
           // Sums in chunk order, so reported losses are as reproducible as the weights.
           let batchLoss = 0;
           for (const v of state.lossSums) batchLoss += v;

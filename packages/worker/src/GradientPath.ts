@@ -25,7 +25,10 @@ export interface GradientPath {
   readonly backend: ResolvedBackend;
   readonly paramCount: number;
   setWeights(flat: Float32Array): void;
-  /** x: samples x inputShape (token ids as floats for an embedding), y: one target per sample. */
+  /**
+   * x: samples x inputShape (token ids as floats for an embedding), y: one target per sample.
+   * The returned arrays may be reused by the next call: encode or copy them first.
+   */
   compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient;
   dispose(): void;
 }

@@ -121,10 +121,13 @@ describe('fused LSTM gradients', () => {
     const y = Float32Array.from([1, 0, 1]);
     const fused = new LstmGradients(job, 'cpu');
     fused.setWeights(weights);
-    const a = fused.compute(x, y, 3, 0);
-    const b = fused.compute(x, y, 3, 0);
-    expect(Buffer.from(a.dense.buffer).equals(Buffer.from(b.dense.buffer))).toBe(true);
-    expect(Buffer.from(a.sparse!.values.buffer).equals(Buffer.from(b.sparse!.values.buffer))).toBe(true);
+    const bytes = (r: ChunkGradient) => [Buffer.from(r.dense.slice().buffer), Buffer.from(r.sparse!.values.slice().buffer)];
+    // Copies: compute() reuses its buffers. A different chunk in between must not leak into the next result.
+    const [denseA, sparseA] = bytes(fused.compute(x, y, 3, 0));
+    fused.compute(x.map((v) => (v + 3) % 50), Float32Array.from([0, 1, 0]), 3, 0);
+    const [denseB, sparseB] = bytes(fused.compute(x, y, 3, 0));
+    expect(denseB!.equals(denseA!)).toBe(true);
+    expect(sparseB!.equals(sparseA!)).toBe(true);
     fused.dispose();
   });
 

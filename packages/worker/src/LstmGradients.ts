@@ -78,6 +78,12 @@ export class LstmGradients implements GradientPath {
   /** Features per timestep of the raw input (1 token id with an embedding). */
   private readonly inputFeatures: number;
   private readonly denseOffset: number;
+  /**
+   * Reused working memory, by purpose. Fresh large arrays cost a page fault per 4 KiB on first
+   * touch, which here cost more than the arithmetic; these are allocated once per chunk size.
+   */
+  private readonly scratch = new Map<string, Float32Array<ArrayBuffer>>();
+  private grads = new Float32Array(0);
 
   constructor(
     readonly job: WorkerJob,
@@ -148,19 +154,32 @@ export class LstmGradients implements GradientPath {
     this.head.bias = flat[b]!;
   }
 
+  /** A reused buffer of `length` floats; its contents are stale, so callers overwrite or clear it. */
+  private buffer(key: string, length: number): Float32Array<ArrayBuffer> {
+    let buffer = this.scratch.get(key);
+    if (!buffer || buffer.length < length) {
+      buffer = new Float32Array(length);
+      this.scratch.set(key, buffer);
+    }
+    return buffer.subarray(0, length);
+  }
+
+  /** The arrays it returns are reused: they stay valid until the next call. */
   compute(x: Float32Array, y: Float32Array, samples: number, _seed: number): ChunkGradient {
     const B = samples;
     const T = this.timesteps;
     if (x.length !== B * T * this.inputFeatures || y.length !== B) {
       throw new ShapeError(`chunk of ${B} samples has ${x.length} inputs and ${y.length} targets; expected ${B * T * this.inputFeatures} and ${B}`);
     }
-    const grads = new Float32Array(this.paramCount);
+    if (this.grads.length !== this.paramCount) this.grads = new Float32Array(this.paramCount);
+    const grads = this.grads;
+    grads.fill(0);
 
     // Forward.
-    let input: Float32Array = this.embedding ? this.embed(x, B) : timeMajor(x, B, T, this.inputFeatures);
+    let input: Float32Array = this.embedding ? this.embed(x, B) : timeMajor(x, B, T, this.inputFeatures, this.buffer('input', x.length));
     const tapes: LstmTape[] = [];
-    for (const layer of this.lstms) {
-      const tape = this.lstmForward(layer, input, B);
+    for (const [l, layer] of this.lstms.entries()) {
+      const tape = this.lstmForward(layer, l, input, B);
       tapes.push(tape);
       input = tape.hidden;
     }
@@ -171,7 +190,9 @@ export class LstmGradients implements GradientPath {
 
     // Backward: the head, then each LSTM from the top, then the embedding rows.
     const [hk, hb] = this.head.offsets;
-    const dLast = new Float32Array(B * H);
+    // d(loss)/d(h_t) of the top LSTM: zero except at the last timestep, which feeds the head.
+    let dHidden: Float32Array = this.buffer('dTop', T * B * H).fill(0);
+    const dLast = dHidden.subarray((T - 1) * B * H);
     for (let b = 0; b < B; b++) {
       const d = dLogits[b]!;
       grads[hb] = grads[hb]! + d;
@@ -180,14 +201,12 @@ export class LstmGradients implements GradientPath {
         dLast[b * H + j] = d * this.head.kernel[j]!;
       }
     }
-    let dHidden: Float32Array = new Float32Array(T * B * H);
-    dHidden.set(dLast, (T - 1) * B * H);
     for (let l = this.lstms.length - 1; l >= 0; l--) {
-      dHidden = this.lstmBackward(this.lstms[l]!, tapes[l]!, dHidden, B, grads, l > 0 || this.embedding !== undefined);
+      dHidden = this.lstmBackward(this.lstms[l]!, l, tapes[l]!, dHidden, B, grads, l > 0 || this.embedding !== undefined);
     }
     let sparse: SparseRows | undefined;
     if (this.embedding) sparse = this.embeddingRows(x, dHidden, B);
-    return { dense: this.embedding ? grads.slice(this.denseOffset) : grads, ...(sparse ? { sparse } : {}), lossSum, metricSums };
+    return { dense: grads.subarray(this.denseOffset), ...(sparse ? { sparse } : {}), lossSum, metricSums };
   }
 
   /** Looks up token ids (sample-major [B, T]) into a time-major [T*B, E] input. */
@@ -195,7 +214,7 @@ export class LstmGradients implements GradientPath {
     const { vocabulary, dim, table } = this.embedding!;
     const T = this.timesteps;
     checkTokenIds(ids, T, vocabulary);
-    const out = new Float32Array(T * B * dim);
+    const out = this.buffer('embedded', T * B * dim);
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const id = ids[b * T + t]!;
@@ -205,18 +224,19 @@ export class LstmGradients implements GradientPath {
     return out;
   }
 
-  private lstmForward(layer: LstmWeights, input: Float32Array, B: number): LstmTape {
+  private lstmForward(layer: LstmWeights, l: number, input: Float32Array, B: number): LstmTape {
     const T = this.timesteps;
     const H = layer.units;
     const G = 4 * H;
     // All timesteps' input projections in one matMul; the gates then overwrite it row by row.
-    const gates = matMul(input, [T * B, layer.inputDim], layer.kernel!);
-    const cells = new Float32Array(T * B * H);
-    const cellTanh = new Float32Array(T * B * H);
-    const hidden = new Float32Array(T * B * H);
+    const gates = matMul(input, [T * B, layer.inputDim], layer.kernel!, this.buffer(`gates${l}`, T * B * G));
+    const cells = this.buffer(`cells${l}`, T * B * H);
+    const cellTanh = this.buffer(`cellTanh${l}`, T * B * H);
+    const hidden = this.buffer(`hidden${l}`, T * B * H);
     const bias = layer.bias;
+    const recurrentOut = this.buffer('recurrent', B * G);
     for (let t = 0; t < T; t++) {
-      const recurrent = t > 0 ? matMul(hidden.subarray((t - 1) * B * H, t * B * H), [B, H], layer.recurrent!) : undefined;
+      const recurrent = t > 0 ? matMul(hidden.subarray((t - 1) * B * H, t * B * H), [B, H], layer.recurrent!, recurrentOut) : undefined;
       for (let b = 0; b < B; b++) {
         const row = t * B + b;
         const z = row * G;
@@ -277,13 +297,14 @@ export class LstmGradients implements GradientPath {
    * Backpropagates through one LSTM layer given d(loss)/d(h_t) for every timestep; adds the
    * layer's weight gradients into `grads` and returns d(loss)/d(input) when `needInput`.
    */
-  private lstmBackward(layer: LstmWeights, tape: LstmTape, dHidden: Float32Array, B: number, grads: Float32Array, needInput: boolean): Float32Array {
+  private lstmBackward(layer: LstmWeights, l: number, tape: LstmTape, dHidden: Float32Array, B: number, grads: Float32Array, needInput: boolean): Float32Array {
     const T = this.timesteps;
     const H = layer.units;
     const G = 4 * H;
     const { gates, cells, cellTanh } = tape;
-    const dZ = new Float32Array(T * B * G);
-    const dCellNext = new Float32Array(B * H);
+    const dZ = this.buffer(`dZ${l}`, T * B * G);
+    const dCellNext = this.buffer('dCellNext', B * H).fill(0);
+    const dHiddenOut = this.buffer('dHiddenNext', B * H);
     let dHiddenNext: Float32Array | undefined;
     for (let t = T - 1; t >= 0; t--) {
       for (let b = 0; b < B; b++) {
@@ -307,21 +328,23 @@ export class LstmGradients implements GradientPath {
           dCellNext[b * H + j] = dc * f;
         }
       }
-      if (t > 0) dHiddenNext = matMul(dZ.subarray(t * B * G, (t + 1) * B * G), [B, G], layer.recurrentT!);
+      if (t > 0) dHiddenNext = matMul(dZ.subarray(t * B * G, (t + 1) * B * G), [B, G], layer.recurrentT!, dHiddenOut);
     }
     const [kOff, rOff, bOff] = layer.offsets;
     // Weight gradients of all timesteps at once: X^T dZ and H_prev^T dZ.
     const dZTensor = tf.tensor2d(dZ, [T * B, G]);
     try {
-      grads.set(matMul(transpose(tape.input, T * B, layer.inputDim), [layer.inputDim, T * B], dZTensor), kOff);
-      grads.set(matMul(shiftedTranspose(tape.hidden, T, B, H), [H, T * B], dZTensor), rOff);
+      const inputT = transpose(tape.input, T * B, layer.inputDim, this.buffer('inputT', T * B * layer.inputDim));
+      matMul(inputT, [layer.inputDim, T * B], dZTensor, grads.subarray(kOff, kOff + layer.inputDim * G));
+      const hiddenT = shiftedTranspose(tape.hidden, T, B, H, this.buffer('hiddenT', H * T * B));
+      matMul(hiddenT, [H, T * B], dZTensor, grads.subarray(rOff, rOff + H * G));
     } finally {
       dZTensor.dispose();
     }
     for (let row = 0; row < T * B; row++) {
       for (let k = 0; k < G; k++) grads[bOff + k] = grads[bOff + k]! + dZ[row * G + k]!;
     }
-    return needInput ? matMul(dZ, [T * B, G], layer.kernelT!) : new Float32Array(0);
+    return needInput ? matMul(dZ, [T * B, G], layer.kernelT!, this.buffer(`dInput${l}`, T * B * layer.inputDim)) : new Float32Array(0);
   }
 
   /** Scatter-adds d(loss)/d(embedded input) into the rows of the tokens that produced it. */
@@ -356,12 +379,19 @@ export class LstmGradients implements GradientPath {
   }
 }
 
-/** a (a row-major typed array of `shape`) times b (a tensor on the backend), read back. */
-function matMul(a: Float32Array, shape: [number, number], b: tf.Tensor2D): Float32Array {
+/** Reads a tensor's values without allocating: a view of the wasm heap, else the backend's own array. */
+function valuesOf(t: tf.Tensor): Float32Array {
+  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.Tensor) => Float32Array };
+  return backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : (t.dataSync() as Float32Array);
+}
+
+/** a (a row-major typed array of `shape`) times b (a tensor on the backend), written into `out`. */
+function matMul(a: Float32Array, shape: [number, number], b: tf.Tensor2D, out: Float32Array): Float32Array {
   const left = tf.tensor2d(a, shape);
   const product = tf.matMul(left, b);
   try {
-    return product.dataSync() as Float32Array;
+    out.set(valuesOf(product));
+    return out;
   } finally {
     left.dispose();
     product.dispose();
@@ -369,16 +399,15 @@ function matMul(a: Float32Array, shape: [number, number], b: tf.Tensor2D): Float
 }
 
 /** A row-major [rows x cols] matrix transposed (explicitly: transposed matMuls are slow on wasm). */
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
+function transpose(a: Float32Array, rows: number, cols: number, out = new Float32Array(rows * cols)): Float32Array {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
   return out;
 }
 
 /** [H, T*B]: column t*B+b holds h_{t-1} of sample b (zeros for t = 0), i.e. H_prev^T. */
-function shiftedTranspose(hidden: Float32Array, T: number, B: number, H: number): Float32Array {
-  const out = new Float32Array(H * T * B);
+function shiftedTranspose(hidden: Float32Array, T: number, B: number, H: number, out: Float32Array): Float32Array {
   const cols = T * B;
+  for (let j = 0; j < H; j++) out.fill(0, j * cols, j * cols + B);
   for (let row = B; row < cols; row++) {
     const from = (row - B) * H;
     for (let j = 0; j < H; j++) out[j * cols + row] = hidden[from + j]!;
@@ -387,8 +416,7 @@ function shiftedTranspose(hidden: Float32Array, T: number, B: number, H: number)
 }
 
 /** Sample-major [B, T, F] to time-major [T*B, F]. */
-function timeMajor(x: Float32Array, B: number, T: number, F: number): Float32Array {
-  const out = new Float32Array(x.length);
+function timeMajor(x: Float32Array, B: number, T: number, F: number, out: Float32Array): Float32Array {
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out.set(x.subarray((b * T + t) * F, (b * T + t + 1) * F), (t * B + b) * F);
   return out;
 }

@@ -127,8 +127,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   };
 
   const computeStep = (gradients: GradientPath, message: StepMessage): void => {
+    const started = performance.now();
     const weights = readFloats(message.weights, gradients.paramCount, 'weights', peer);
     gradients.setWeights(weights);
+    const loaded = performance.now();
     for (const chunk of message.chunks) {
       const x = readFloats(chunk.x, undefined, `chunk ${chunk.index} inputs`, peer);
       const y = readFloats(chunk.y, chunk.samples, `chunk ${chunk.index} targets`, peer);
@@ -147,6 +149,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       summary.samples += chunk.samples;
     }
     summary.steps++;
+    log.debug('step computed', { step: message.step, chunks: message.chunks.length, setWeightsMs: +(loaded - started).toFixed(1), computeMs: +(performance.now() - loaded).toFixed(1) });
   };
 
   return new Promise<WorkerSummary>((resolve, reject) => {
