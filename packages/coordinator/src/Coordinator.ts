@@ -19,8 +19,6 @@ import {
   prepareData,
   PROTOCOL_VERSION,
   ProtocolError,
-  readFloats,
-  readUint32s,
   resolveInputShape,
   sampleShape,
   saveModel,
@@ -41,7 +39,8 @@ import {
   type WorkerJob,
 } from '@adamant/core';
 import { assignChunks } from './assignChunks.js';
-import { GradientReducer, type ChunkPart } from './GradientReducer.js';
+import { decodeChunkPart, describeNonFinite, weightNameAt } from './chunkPart.js';
+import { GradientReducer } from './GradientReducer.js';
 
 export interface CoordinatorOptions {
   config: JobConfig;
@@ -201,7 +200,7 @@ export class Coordinator {
   setWeights(weights: Float32Array, source: string): void {
     if (weights.length !== this.layout.size) throw new ShapeError(`${source}: has ${weights.length} parameters, the model has ${this.layout.size}`);
     const bad = firstNonFinite(weights);
-    if (bad >= 0) throw new NumericError(`${source}: weight ${this.weightNameAt(bad)} is ${weights[bad]}`);
+    if (bad >= 0) throw new NumericError(`${source}: weight ${weightNameAt(this.layout, bad)} is ${weights[bad]}`);
     this.params.set(weights);
   }
 
@@ -336,18 +335,11 @@ export class Coordinator {
     if (message.metricSums.length !== this.options.config.metrics.length) {
       throw new ProtocolError(`${peer}: chunk ${message.index} has ${message.metricSums.length} metric sums, expected ${this.options.config.metrics.length}`);
     }
-    const part = this.readChunkPart(message, peer);
-    const bad = firstNonFinite(part.dense);
-    const badSparse = part.sparse ? firstNonFinite(part.sparse.values) : -1;
-    if (bad >= 0 || badSparse >= 0 || !Number.isFinite(message.lossSum)) {
-      const where =
-        bad >= 0
-          ? `gradient of ${this.weightNameAt(this.reducer.denseOffset + bad)} is ${part.dense[bad]}`
-          : badSparse >= 0
-            ? `gradient of ${this.weightNameAt(part.sparse!.rows[Math.floor(badSparse / this.reducer.table!.dim)]! * this.reducer.table!.dim + (badSparse % this.reducer.table!.dim))} is ${part.sparse!.values[badSparse]}`
-            : `loss is ${message.lossSum}`;
+    const part = decodeChunkPart(message, this.layout, this.reducer.table, peer);
+    const nonFinite = describeNonFinite(part, this.layout, this.reducer.table) ?? (Number.isFinite(message.lossSum) ? undefined : `loss is ${message.lossSum}`);
+    if (nonFinite) {
       throw new NumericError(
-        `step ${state.step} (epoch ${state.plan.epoch + 1}, batch ${state.plan.batch + 1}), chunk ${message.index} from ${peer}: ${where}; the weights were not updated. Lower the learning rate or check the data`,
+        `step ${state.step} (epoch ${state.plan.epoch + 1}, batch ${state.plan.batch + 1}), chunk ${message.index} from ${peer}: ${nonFinite}; the weights were not updated. Lower the learning rate or check the data`,
       );
     }
     session.owed.delete(message.index);
@@ -355,31 +347,6 @@ export class Coordinator {
     message.metricSums.forEach((v, i) => (state.metricSums[i]![message.index] = v));
     this.reducer.add(message.index, part);
     if (this.reducer.complete) state.done();
-  }
-
-  /** Decodes a chunk's gradient: the dense part and, with an embedding, the touched rows (checked). */
-  private readChunkPart(message: ChunkResult, peer: string): ChunkPart {
-    const what = `chunk ${message.index}`;
-    const dense = readFloats(message.grads, this.layout.size - this.reducer.denseOffset, `${what} gradient`, peer);
-    const table = this.reducer.table;
-    if (!table) {
-      if (message.sparseRows || message.sparseValues) throw new ProtocolError(`${peer}: ${what} has embedding rows, but the model has no embedding`);
-      return { dense };
-    }
-    if (!message.sparseRows || !message.sparseValues) throw new ProtocolError(`${peer}: ${what} lacks the embedding rows`);
-    const rows = readUint32s(message.sparseRows, `${what} embedding rows`, peer);
-    for (let k = 0; k < rows.length; k++) {
-      if (rows[k]! >= table.rows || (k > 0 && rows[k]! <= rows[k - 1]!)) {
-        throw new ProtocolError(`${peer}: ${what} embedding rows must be ascending ids below ${table.rows}; found ${rows[k]} at ${k}`);
-      }
-    }
-    const values = readFloats(message.sparseValues, rows.length * table.dim, `${what} embedding values`, peer);
-    return { dense, sparse: { rows, values } };
-  }
-
-  private weightNameAt(index: number): string {
-    const entry = this.layout.entries.find((e) => index >= e.offset && index < e.offset + e.size);
-    return entry ? `${entry.name}[${index - entry.offset}]` : `parameter ${index}`;
   }
 
   private onClose(session: Session, reason: string): void {
