@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunkSizeOf, loadJobConfig, parseJobConfig } from './config.js';
 import { ConfigError } from './errors.js';
+import { thrown } from './thrown.testutil.js';
 
 const minimal = {
   model: [{ type: 'dense', units: 1, inputShape: [2] }],
@@ -11,19 +12,7 @@ const minimal = {
   data: { path: 'data.csv', features: ['a', 'b'], target: 'y' },
 };
 
-/** Calls `fn`, expects a ConfigError, and returns it. */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const error = err as ConfigError;
-    expect(error.code).toBe('E_CONFIG');
-    expect(error.message).not.toContain('\n');
-    return error;
-  }
-  throw new Error('expected a ConfigError, but nothing was thrown');
-}
+const configError = (fn: () => unknown): ConfigError => thrown(fn, ConfigError, 'E_CONFIG');
 
 describe('parseJobConfig', () => {
   it('fills in the documented defaults', () => {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobConfig } from './config.js';
 import { applyNormalization, type Dataset, fitNormalization, gatherRows, loadCsv, prepareData, splitValidation } from './data.js';
 import { DataError } from './errors.js';
+import { thrown } from './thrown.testutil.js';
 
 let dir: string;
 beforeEach(() => {
@@ -20,19 +21,7 @@ function csv(text: string, name = 'data.csv'): string {
   return file;
 }
 
-/** Calls `fn`, expects a DataError, and returns it. */
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    const error = err as DataError;
-    expect(error.code).toBe('E_DATA');
-    expect(error.message).not.toContain('\n');
-    return error;
-  }
-  throw new Error('expected a DataError, but nothing was thrown');
-}
+const dataError = (fn: () => unknown): DataError => thrown(fn, DataError, 'E_DATA');
 
 function dataset(rows: number[][], y: number[]): Dataset {
   return { rows: rows.length, featureCount: rows[0]?.length ?? 0, x: Float32Array.from(rows.flat()), y: Float32Array.from(y) };

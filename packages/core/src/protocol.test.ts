@@ -2,21 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from './errors.js';
 import { type CoordinatorMessage, createCodec, floatBytes, PROTOCOL_VERSION, readFloats, type WorkerMessage } from './protocol.js';
 import { mulberry32 } from './rng.js';
+import { thrown } from './thrown.testutil.js';
 
 const codec = createCodec();
 
-/** Calls `fn`, expects a ProtocolError with code E_PROTOCOL, and returns it. */
-function protocolError(fn: () => unknown): ProtocolError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError);
-    const error = err as ProtocolError;
-    expect(error.code).toBe('E_PROTOCOL');
-    return error;
-  }
-  throw new Error('expected a ProtocolError, but nothing was thrown');
-}
+const protocolError = (fn: () => unknown): ProtocolError => thrown(fn, ProtocolError, 'E_PROTOCOL');
 
 describe('createCodec round trips', () => {
   const workerMessages: [string, WorkerMessage][] = [

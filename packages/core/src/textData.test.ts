@@ -7,6 +7,7 @@ import { prepareData } from './data.js';
 import { DataError } from './errors.js';
 import { Tokenizer } from './text.js';
 import { encodeTexts, prepareTextData, readTextRecords } from './textData.js';
+import { thrown } from './thrown.testutil.js';
 
 let dir: string;
 beforeEach(() => {
@@ -37,19 +38,7 @@ function spec(file: string, overrides: Partial<TextDataSpec> = {}): TextDataSpec
   };
 }
 
-/** Calls `fn`, expects a one-line DataError, and returns its message. */
-function dataError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    const error = err as DataError;
-    expect(error.code).toBe('E_DATA');
-    expect(error.message).not.toContain('\n');
-    return error.message;
-  }
-  throw new Error('expected a DataError, but nothing was thrown');
-}
+const dataError = (fn: () => unknown): string => thrown(fn, DataError, 'E_DATA').message;
 
 describe('readTextRecords: JSONL', () => {
   it('reads one object per line, skipping empty lines, with 0/1 labels in every accepted spelling', () => {
