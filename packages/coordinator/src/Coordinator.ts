@@ -11,6 +11,7 @@ import {
   evaluateSums,
   firstNonFinite,
   floatBytes,
+  wordBytes,
   gatherRows,
   mixSeed,
   NumericError,
@@ -371,14 +372,38 @@ export class Coordinator {
     }
     const train = this.data.train;
     for (const [session, indices] of assignChunks(chunks, ready)) {
+      const inputs: Float32Array[] = [];
       const assignments = indices.map((index) => {
         const chunk = state.plan.chunks[index]!;
         const { x, y } = gatherRows(train, chunk.rows);
+        inputs.push(x);
         session.owed.add(index);
         return { index, samples: chunk.rows.length, seed: mixSeed(this.options.config.seed, DROPOUT_PURPOSE, state.step, index), x: floatBytes(x), y: floatBytes(y) };
       });
-      this.send(session, { type: 'step', step: state.step, weights: state.weights, chunks: assignments });
+      this.send(session, { type: 'step', step: state.step, weights: state.weights, ...this.tableRowsFor(inputs), chunks: assignments });
     }
+  }
+
+  /**
+   * With an embedding, a step carries only the table rows its chunks' tokens read: a worker
+   * needs no others, and the table is most of the model (10,000 x 64 floats in the spam job).
+   */
+  private tableRowsFor(inputs: Float32Array[]): { tableRows?: Uint8Array<ArrayBuffer>; tableValues?: Uint8Array<ArrayBuffer> } {
+    const table = this.reducer.table;
+    if (!table) return {};
+    const seen = new Uint8Array(table.rows);
+    for (const x of inputs) for (let k = 0; k < x.length; k++) seen[x[k]!] = 1;
+    let count = 0;
+    for (let row = 0; row < table.rows; row++) count += seen[row]!;
+    const rows = new Uint32Array(count);
+    const values = new Float32Array(count * table.dim);
+    for (let row = 0, k = 0; row < table.rows; row++) {
+      if (!seen[row]) continue;
+      rows[k] = row;
+      values.set(this.params.subarray(row * table.dim, (row + 1) * table.dim), k * table.dim);
+      k++;
+    }
+    return { tableRows: wordBytes(rows), tableValues: wordBytes(values) };
   }
 
   private waitForWorkers(count: number): Promise<void> {
@@ -405,7 +430,7 @@ export class Coordinator {
       const state: StepState = {
         step,
         plan,
-        weights: floatBytes(this.params),
+        weights: floatBytes(this.params.subarray(this.reducer.denseOffset)),
         orphans: [],
         lossSums: new Float64Array(plan.chunks.length),
         metricSums: Array.from({ length: metricCount }, () => new Float64Array(plan.chunks.length)),

@@ -100,8 +100,15 @@ const chunkAssignmentSchema = z.strictObject({
 const stepSchema = z.strictObject({
   type: z.literal('step'),
   step: nonNegInt,
-  /** float32 parameters, in layout order */
+  /**
+   * float32 parameters in layout order: all of them, or, when the model starts with an
+   * embedding, those after its table.
+   */
   weights: bytes,
+  /** The embedding rows these chunks read (uint32 ids, ascending): only those travel. */
+  tableRows: bytes.optional(),
+  /** Their values: float32, tableRows.length x embedding dim. */
+  tableValues: bytes.optional(),
   chunks: z.array(chunkAssignmentSchema),
 });
 

@@ -18,6 +18,7 @@ import {
 } from '@adamant/core';
 import { createGradientPath } from './createGradientPath.js';
 import type { GradientPath } from './GradientPath.js';
+import { WeightsMirror } from './WeightsMirror.js';
 
 export interface WorkerOptions {
   /** The coordinator's address, ws://HOST:PORT. */
@@ -96,6 +97,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const socket = await connect(options.url, deadline, options.maxPayload ?? 2 ** 31 - 1, log);
   const summary: WorkerSummary = { workerId: -1, backend: '', steps: 0, chunks: 0, samples: 0 };
   let computer: GradientPath | undefined;
+  let mirror: WeightsMirror | undefined;
   let finished = false;
 
   const send = (message: WorkerMessage) => socket.send(codec.encode(message));
@@ -108,14 +110,15 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         }
         summary.workerId = message.workerId;
         computer = await createGradientPath(message.job, options.backend);
+        mirror = new WeightsMirror(message.job);
         summary.backend = computer.backend;
         log.info('joined', { workerId: message.workerId, backend: computer.backend, params: computer.paramCount });
         send({ type: 'ready', backend: computer.backend });
         return;
       }
       case 'step':
-        if (!computer) throw new ProtocolError(`${peer}: sent a step before the welcome`);
-        computeStep(computer, message);
+        if (!computer || !mirror) throw new ProtocolError(`${peer}: sent a step before the welcome`);
+        computeStep(computer, mirror, message);
         return;
       case 'reject':
         throw new RejectedError(message.code, `${peer} refused this worker: ${message.message}`);
@@ -126,10 +129,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     }
   };
 
-  const computeStep = (gradients: GradientPath, message: StepMessage): void => {
+  const computeStep = (gradients: GradientPath, mirror: WeightsMirror, message: StepMessage): void => {
     const started = performance.now();
-    const weights = readFloats(message.weights, gradients.paramCount, 'weights', peer);
-    gradients.setWeights(weights);
+    gradients.setWeights(mirror.update(message, peer));
     const loaded = performance.now();
     for (const chunk of message.chunks) {
       const x = readFloats(chunk.x, undefined, `chunk ${chunk.index} inputs`, peer);
