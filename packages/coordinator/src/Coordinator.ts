@@ -11,7 +11,6 @@ import {
   evaluateSums,
   firstNonFinite,
   floatBytes,
-  wordBytes,
   gatherRows,
   mixSeed,
   NumericError,
@@ -40,7 +39,7 @@ import {
   type WorkerJob,
 } from '@adamant/core';
 import { assignChunks } from './assignChunks.js';
-import { decodeChunkPart, describeNonFinite, weightNameAt } from './chunkPart.js';
+import { decodeChunkPart, describeNonFinite, tableRowsFor, weightNameAt } from './payloads.js';
 import { GradientReducer } from './GradientReducer.js';
 
 export interface CoordinatorOptions {
@@ -380,30 +379,8 @@ export class Coordinator {
         session.owed.add(index);
         return { index, samples: chunk.rows.length, seed: mixSeed(this.options.config.seed, DROPOUT_PURPOSE, state.step, index), x: floatBytes(x), y: floatBytes(y) };
       });
-      this.send(session, { type: 'step', step: state.step, weights: state.weights, ...this.tableRowsFor(inputs), chunks: assignments });
+      this.send(session, { type: 'step', step: state.step, weights: state.weights, ...(this.reducer.table ? tableRowsFor(inputs, this.reducer.table, this.params) : {}), chunks: assignments });
     }
-  }
-
-  /**
-   * With an embedding, a step carries only the table rows its chunks' tokens read: a worker
-   * needs no others, and the table is most of the model (10,000 x 64 floats in the spam job).
-   */
-  private tableRowsFor(inputs: Float32Array[]): { tableRows?: Uint8Array<ArrayBuffer>; tableValues?: Uint8Array<ArrayBuffer> } {
-    const table = this.reducer.table;
-    if (!table) return {};
-    const seen = new Uint8Array(table.rows);
-    for (const x of inputs) for (let k = 0; k < x.length; k++) seen[x[k]!] = 1;
-    let count = 0;
-    for (let row = 0; row < table.rows; row++) count += seen[row]!;
-    const rows = new Uint32Array(count);
-    const values = new Float32Array(count * table.dim);
-    for (let row = 0, k = 0; row < table.rows; row++) {
-      if (!seen[row]) continue;
-      rows[k] = row;
-      values.set(this.params.subarray(row * table.dim, (row + 1) * table.dim), k * table.dim);
-      k++;
-    }
-    return { tableRows: wordBytes(rows), tableValues: wordBytes(values) };
   }
 
   private waitForWorkers(count: number): Promise<void> {

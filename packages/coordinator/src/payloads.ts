@@ -1,5 +1,7 @@
-import { firstNonFinite, ProtocolError, readFloats, readUint32s, type ChunkResult, type ParamLayout } from '@adamant/core';
+import { firstNonFinite, ProtocolError, readFloats, readUint32s, wordBytes, type ChunkResult, type ParamLayout } from '@adamant/core';
 import type { ChunkPart, SparseTable } from './GradientReducer.js';
+
+// What goes into and comes out of step messages, beyond the plain fields.
 
 /** "dense_1/kernel[5]": the weight and element a flat parameter index falls in. */
 export function weightNameAt(layout: ParamLayout, index: number): string {
@@ -40,4 +42,24 @@ export function describeNonFinite(part: ChunkPart, layout: ParamLayout, table: S
   if (badRow < 0) return undefined;
   const row = part.sparse.rows[Math.floor(badRow / table.dim)]!;
   return `gradient of ${weightNameAt(layout, row * table.dim + (badRow % table.dim))} is ${part.sparse.values[badRow]}`;
+}
+
+/**
+ * The embedding rows a step's chunks read (the distinct token ids of their inputs), with their
+ * current values: with an embedding, a worker gets only these rows of the table.
+ */
+export function tableRowsFor(inputs: readonly Float32Array[], table: SparseTable, params: Float32Array): { tableRows: Uint8Array<ArrayBuffer>; tableValues: Uint8Array<ArrayBuffer> } {
+  const seen = new Uint8Array(table.rows);
+  for (const x of inputs) for (let k = 0; k < x.length; k++) seen[x[k]!] = 1;
+  let count = 0;
+  for (let row = 0; row < table.rows; row++) count += seen[row]!;
+  const rows = new Uint32Array(count);
+  const values = new Float32Array(count * table.dim);
+  for (let row = 0, k = 0; row < table.rows; row++) {
+    if (!seen[row]) continue;
+    rows[k] = row;
+    values.set(params.subarray(row * table.dim, (row + 1) * table.dim), k * table.dim);
+    k++;
+  }
+  return { tableRows: wordBytes(rows), tableValues: wordBytes(values) };
 }
