@@ -34,6 +34,16 @@ export interface PreparedData {
   badRows?: BadRowReport;
 }
 
+/**
+ * A csv-parse failure as a DataError. csv-parse says "Invalid Record Length: expect 3, got 2 on
+ * line 3"; we say "file:3: Invalid Record Length: expect 3, got 2", like every other data error.
+ */
+export function csvParseError(file: string, err: unknown): DataError {
+  const { lines } = err as { lines?: number };
+  const message = (err as Error).message.split('\n')[0]!.replace(/ (on|at) line \d+$/, '');
+  return new DataError(`${file}${lines ? `:${lines}` : ''}: ${message}`, { cause: err });
+}
+
 export function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -54,10 +64,7 @@ export function loadCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'
     records = parse(readText(file), { skip_empty_lines: true, trim: true, info: true, relax_column_count: false }) as unknown as typeof records;
   } catch (err) {
     if (err instanceof DataError) throw err;
-    // csv-parse says "Invalid Record Length: expect 3, got 2 on line 3": report it as file:line like the rest.
-    const { lines } = err as { lines?: number };
-    const message = (err as Error).message.split('\n')[0]!.replace(/ (on|at) line \d+$/, '');
-    throw new DataError(`${file}${lines ? `:${lines}` : ''}: ${message}`, { cause: err });
+    throw csvParseError(file, err);
   }
   const header = records[0]?.record;
   if (!header) throw new DataError(`${file}: the file is empty; expected a header row`);

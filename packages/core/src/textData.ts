@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { TextDataSpec } from './config.js';
 // data.ts imports this module too: only functions cross the cycle, never a top-level call.
-import { readText, type Dataset, type PreparedData } from './data.js';
+import { csvParseError, readText, type Dataset, type PreparedData } from './data.js';
 import { DataError } from './errors.js';
 import { padSequence, Tokenizer } from './text.js';
 
@@ -89,10 +89,7 @@ function csvRows(file: string, content: string, fields: Fields): Row[] {
   try {
     parsed = parse(content, { bom: true, skip_empty_lines: true, trim: true, info: true, relax_column_count: true }) as unknown as typeof parsed;
   } catch (err) {
-    // csv-parse says "Quote Not Closed: ... at line 2": report it as file:line like the rest.
-    const { lines } = err as { lines?: number };
-    const message = (err as Error).message.split('\n')[0]!.replace(/ (on|at) line \d+$/, '');
-    throw new DataError(`${file}${lines ? `:${lines}` : ''}: ${message}`, { cause: err });
+    throw csvParseError(file, err);
   }
   const header = parsed[0]?.record;
   if (!header) throw new DataError(`${file}: the file is empty; expected a header row`);
