@@ -168,3 +168,18 @@ describe('bad peers', () => {
     expect(lastLine).toMatch(/E_NUMERIC/);
   });
 });
+
+describe('a coordinator that no worker reaches', () => {
+  const own = tempDir();
+  afterAll(() => own.cleanup());
+
+  it('gives up after --worker-timeout with E_CONNECT', async () => {
+    const file = writeJson(path.join(own.dir, 'lonely.json'), { ...housing, data: { ...housing.data, path: housingCsv } });
+    const started = Date.now();
+    const result = await runCli(['coordinator', file, '--port', '0', '--host', '127.0.0.1', '--min-workers', '2', '--worker-timeout', '1', '--token', 't']);
+    expect(result.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const lastLine = result.stderr.trim().split('\n').at(-1)!;
+    expect(lastLine).toMatch(/only 0 of 2 workers have been ready for 1 s \(--worker-timeout\).*\[E_CONNECT\]$/);
+  });
+});

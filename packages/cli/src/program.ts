@@ -68,6 +68,7 @@ export function createProgram(): Command {
       .requiredOption('-p, --port <port>', 'port to listen on (0 picks a free one)', integer(0))
       .option('--host <host>', 'address to listen on', '0.0.0.0')
       .option('--min-workers <n>', 'workers to wait for before the first step', integer(1), 1)
+      .option('--worker-timeout <seconds>', 'fail when training has waited this long for workers (0: wait for ever)', integer(0), 0)
       .option('--token <token>', 'secret workers must present (default: $ADAMANT_TOKEN, else a random one, printed)'),
   )
     .addOption(backendOption())

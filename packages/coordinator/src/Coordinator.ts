@@ -13,6 +13,7 @@ import {
   floatBytes,
   gatherRows,
   mixSeed,
+  ConnectError,
   NumericError,
   ParamLayout,
   planEpoch,
@@ -53,6 +54,11 @@ export interface CoordinatorOptions {
   token?: string;
   /** Workers to wait for before the first step (later ones join at the next step). */
   minWorkers?: number;
+  /**
+   * Give up (E_CONNECT) when training has waited this long for workers: fewer than minWorkers
+   * before the first step, or none at all later. Unset: wait for ever.
+   */
+  workerTimeoutMs?: number;
   log?: Log;
   onWorker?: (event: WorkerEvent) => void;
   onStep?: (report: StepReport) => void;
@@ -150,6 +156,7 @@ export class Coordinator {
   private aborted: AdamantError | undefined;
   private finished = false;
   private trainingStarted = false;
+  private starvedTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -305,6 +312,7 @@ export class Coordinator {
         if (others.size > 1) this.log.warn('workers run different backends: results stay correct but are no longer bitwise reproducible', { backends: [...others] });
         this.log.info('worker joined', { worker: session.name, id: session.id, backend: message.backend });
         this.options.onWorker?.({ kind: 'joined', workerId: session.id, name: session.name, backend: message.backend, workers: this.workerCount });
+        this.fed();
         for (const wake of this.readyWaiters.splice(0)) wake();
         if (this.current?.orphans.length) this.distribute(this.current, this.current.orphans.splice(0));
         return;
@@ -367,6 +375,7 @@ export class Coordinator {
     if (ready.length === 0) {
       state.orphans.push(...chunks);
       this.log.warn('no worker is ready; waiting for one to join', { step: state.step, chunks: chunks.length });
+      this.starving('no worker has been ready');
       return;
     }
     const train = this.data.train;
@@ -388,14 +397,31 @@ export class Coordinator {
       const check = () => {
         if (this.aborted) return reject(this.aborted);
         if (this.workerCount >= count) return resolve();
+        this.starving(`only ${this.workerCount} of ${count} workers have been ready`);
         this.readyWaiters.push(check);
       };
       check();
     });
   }
 
+  /** Training is blocked on workers: start the --worker-timeout clock unless it runs already. */
+  private starving(what: string): void {
+    const timeout = this.options.workerTimeoutMs;
+    if (!timeout || this.starvedTimer) return;
+    this.starvedTimer = setTimeout(() => {
+      this.abort(new ConnectError(`${what} for ${timeout / 1000} s (--worker-timeout); is \`adamant worker --connect\` running and able to reach this host?`));
+    }, timeout);
+  }
+
+  /** A worker became ready: stop the clock (it restarts if training blocks again). */
+  private fed(): void {
+    clearTimeout(this.starvedTimer);
+    this.starvedTimer = undefined;
+  }
+
   /** Stops training with `error` (train() rejects with it); e.g. when every local worker process died. */
   abort(error: AdamantError): void {
+    this.fed();
     this.aborted ??= error;
     this.current?.fail(error);
     for (const wake of this.readyWaiters.splice(0)) wake();
@@ -537,6 +563,7 @@ export class Coordinator {
   /** Stops listening and disconnects every worker. */
   async close(): Promise<void> {
     this.finished = true;
+    this.fed();
     for (const session of this.sessions.values()) session.socket.close(1001, 'coordinator shutting down');
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.model.dispose();

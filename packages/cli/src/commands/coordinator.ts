@@ -6,6 +6,7 @@ export interface CoordinatorCommandOptions extends TrainingOptions {
   port: number;
   host: string;
   minWorkers: number;
+  workerTimeout: number;
   token?: string;
   logLevel: LogLevel;
   logJson?: boolean;
@@ -19,7 +20,8 @@ export interface CoordinatorCommandOptions extends TrainingOptions {
 export async function coordinatorCommand(configPath: string, options: CoordinatorCommandOptions): Promise<void> {
   const log = createLog(options.logLevel, options.logJson === true);
   const token = options.token ?? process.env.ADAMANT_TOKEN ?? randomBytes(16).toString('hex');
-  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, token }, log);
+  const workerTimeoutMs = options.workerTimeout > 0 ? options.workerTimeout * 1000 : undefined;
+  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, token, ...(workerTimeoutMs ? { workerTimeoutMs } : {}) }, log);
   const out = options.out ?? defaultOutDir(configPath);
   try {
     if (coordinator.config.epochs > 0) {

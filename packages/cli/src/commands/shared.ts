@@ -22,7 +22,7 @@ export function defaultOutDir(configPath: string): string {
 /** Loads the config, applies command-line overrides, and builds the coordinator with its progress display. */
 export async function prepareCoordinator(
   configPath: string,
-  options: TrainingOptions & { host?: string; port?: number; token?: string; minWorkers?: number },
+  options: TrainingOptions & { host?: string; port?: number; token?: string; minWorkers?: number; workerTimeoutMs?: number },
   log: Log,
   onWorker?: (e: WorkerEvent) => void,
 ): Promise<{ coordinator: Coordinator; progress: TrainingProgress }> {
@@ -37,6 +37,7 @@ export async function prepareCoordinator(
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.minWorkers !== undefined ? { minWorkers: options.minWorkers } : {}),
+    ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
     log,
     onWorker: (e) => {
       progress.worker(e);
