@@ -44,6 +44,19 @@ export function csvParseError(file: string, err: unknown): DataError {
   return new DataError(`${file}${lines ? `:${lines}` : ''}: ${message}`, { cause: err });
 }
 
+/** The header row of a CSV, which must be there. */
+export function headerOf(file: string, firstRecord: string[] | undefined): string[] {
+  if (!firstRecord) throw new DataError(`${file}: the file is empty; expected a header row`);
+  return firstRecord;
+}
+
+/** Where column `name` (named in config field data.`field`) sits in a CSV header. */
+export function columnIndex(file: string, header: readonly string[], name: string, field: string): number {
+  const index = header.indexOf(name);
+  if (index < 0) throw new DataError(`${file}: no column "${name}" (named in data.${field}); the header has ${header.join(', ')}`);
+  return index;
+}
+
 export function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -66,13 +79,8 @@ export function loadCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'
     if (err instanceof DataError) throw err;
     throw csvParseError(file, err);
   }
-  const header = records[0]?.record;
-  if (!header) throw new DataError(`${file}: the file is empty; expected a header row`);
-  const columnOf = (name: string, field: string): number => {
-    const index = header.indexOf(name);
-    if (index < 0) throw new DataError(`${file}: no column "${name}" (named in data.${field}); the header has ${header.join(', ')}`);
-    return index;
-  };
+  const header = headerOf(file, records[0]?.record);
+  const columnOf = (name: string, field: string): number => columnIndex(file, header, name, field);
   const featureColumns = spec.features.map((f) => columnOf(f, 'features'));
   const targetColumn = columnOf(spec.target, 'target');
   const rows = records.length - 1;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { TextDataSpec } from './config.js';
 // data.ts imports this module too: only functions cross the cycle, never a top-level call.
-import { csvParseError, readText, type Dataset, type PreparedData } from './data.js';
+import { columnIndex, csvParseError, headerOf, readText, type Dataset, type PreparedData } from './data.js';
 import { DataError } from './errors.js';
 import { padSequence, Tokenizer } from './text.js';
 
@@ -91,15 +91,9 @@ function csvRows(file: string, content: string, fields: Fields): Row[] {
   } catch (err) {
     throw csvParseError(file, err);
   }
-  const header = parsed[0]?.record;
-  if (!header) throw new DataError(`${file}: the file is empty; expected a header row`);
-  const columnOf = (name: string, field: string): number => {
-    const index = header.indexOf(name);
-    if (index < 0) throw new DataError(`${file}: no column "${name}" (named in data.${field}); the header has ${header.join(', ')}`);
-    return index;
-  };
-  const textColumn = columnOf(fields.textField, 'textField');
-  const labelColumn = columnOf(fields.labelField, 'labelField');
+  const header = headerOf(file, parsed[0]?.record);
+  const textColumn = columnIndex(file, header, fields.textField, 'textField');
+  const labelColumn = columnIndex(file, header, fields.labelField, 'labelField');
 
   const bytes = Buffer.from(content);
   let cursor = 0;
