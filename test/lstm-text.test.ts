@@ -83,7 +83,11 @@ describe('LSTM text classification', () => {
     const expected = model.getWeights().map((w) => w.dataSync() as Float32Array);
     const actual = await savedWeights(outDir(2));
     let worst = 0;
-    actual.forEach((a, i) => a.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - expected[i]![j]!) / Math.max(1, Math.abs(expected[i]![j]!))))));
+    actual.forEach((a, i) => {
+      a.forEach((v, j) => {
+        worst = Math.max(worst, Math.abs(v - expected[i]![j]!) / Math.max(1, Math.abs(expected[i]![j]!)));
+      });
+    });
     expect(worst).toBeLessThanOrEqual(1e-4);
   });
 

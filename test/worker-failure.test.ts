@@ -28,7 +28,7 @@ describe('a worker that dies in the middle of a step', () => {
     expect(baseline.code, baseline.stderr).toBe(0);
   });
   afterEach(() => {
-    stop.forEach((f) => f());
+    for (const f of stop) f();
     stop = [];
   });
   afterAll(() => tmp.cleanup());

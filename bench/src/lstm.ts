@@ -79,7 +79,9 @@ async function straightforwardTokensPerSecond(shape: Shape): Promise<number> {
   const embedded = new Float32Array(x.length * 64);
   const ns = await nsPerCall(
     () => {
-      x.forEach((id, k) => embedded.set(table.subarray(id * 64, id * 64 + 64), k * 64));
+      x.forEach((id, k) => {
+        embedded.set(table.subarray(id * 64, id * 64 + 64), k * 64);
+      });
       tf.tidy(() => {
         const input = tf.variable(tf.tensor3d(embedded, [shape.batch, shape.length, 64]), true, `embedded_${Math.random()}`);
         const ys = tf.tensor2d(y, [shape.batch, 1]);

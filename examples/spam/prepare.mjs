@@ -55,6 +55,6 @@ for (let i = rows.length - 1; i > 0; i--) {
   [rows[i], rows[j]] = [rows[j], rows[i]];
 }
 mkdirSync(path.dirname(out), { recursive: true });
-writeFileSync(out, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+writeFileSync(out, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
 const spam = rows.filter((r) => r.label === 1).length;
 process.stderr.write(`examples/spam: wrote ${rows.length} emails (${spam} spam, ${rows.length - spam} ham) to ${path.relative(process.cwd(), out)}\n`);

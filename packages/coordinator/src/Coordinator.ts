@@ -352,7 +352,9 @@ export class Coordinator {
     }
     session.owed.delete(message.index);
     state.lossSums[message.index] = message.lossSum;
-    message.metricSums.forEach((v, i) => (state.metricSums[i]![message.index] = v));
+    message.metricSums.forEach((v, i) => {
+      state.metricSums[i]![message.index] = v;
+    });
     this.reducer.add(message.index, part);
     if (this.reducer.complete) state.done();
   }
@@ -482,7 +484,9 @@ export class Coordinator {
           let batchLoss = 0;
           for (const v of state.lossSums) batchLoss += v;
           lossTotal += batchLoss;
-          state.metricSums.forEach((sums, i) => sums.forEach((v) => (metricTotals[i]! += v)));
+          state.metricSums.forEach((sums, i) => {
+            for (const v of sums) metricTotals[i]! += v;
+          });
           step++;
           samples += plan.size;
           this.options.onStep?.({ epoch, batch: plan.batch, batches: batches.length, step, samples: plan.size, loss: batchLoss / plan.size });
@@ -527,7 +531,10 @@ export class Coordinator {
   private applyAdam(): void {
     const mean = this.reducer.mean();
     const table = this.reducer.table;
-    if (!table || !this.options.config.optimizer.adam.lazyEmbedding) return this.adam.apply(this.params, mean);
+    if (!table || !this.options.config.optimizer.adam.lazyEmbedding) {
+      this.adam.apply(this.params, mean);
+      return;
+    }
     this.adam.applyRange(this.params, mean, this.reducer.denseOffset, this.layout.size);
     for (const row of this.reducer.touchedRows) this.adam.applyRange(this.params, mean, row * table.dim, (row + 1) * table.dim);
     this.adam.finishStep();

@@ -65,7 +65,9 @@ describe('GradientReducer', () => {
     reducer.begin(4, BATCH_SIZE);
     for (const index of [3, 1, 0, 2]) reducer.add(index, { dense: parts[index]! });
     reducer.mean();
-    parts.forEach((p, k) => expect(bytesOf(p).equals(bytesOf(copies[k]!))).toBe(true));
+    parts.forEach((p, k) => {
+      expect(bytesOf(p).equals(bytesOf(copies[k]!))).toBe(true);
+    });
   });
 
   it('starts afresh on begin', () => {

@@ -80,13 +80,13 @@ describe('Adam on flat arrays', () => {
     const grads = Array.from({ length: 20 }, () => randomArray(n, random, 1));
     const a = new Adam(n, defaults);
     const pa = new Float32Array(n);
-    grads.forEach((g) => a.apply(pa, g));
+    for (const g of grads) a.apply(pa, g);
     const b = new Adam(n, defaults);
     const pb = new Float32Array(n);
-    grads.slice(0, 10).forEach((g) => b.apply(pb, g));
+    for (const g of grads.slice(0, 10)) b.apply(pb, g);
     const c = new Adam(n, defaults);
     c.restore(b.state());
-    grads.slice(10).forEach((g) => c.apply(pb, g));
+    for (const g of grads.slice(10)) c.apply(pb, g);
     expect(Buffer.from(pb.buffer).equals(Buffer.from(pa.buffer))).toBe(true);
   });
 

@@ -89,6 +89,8 @@ export function predictTexts(saved: SavedModel, texts: readonly string[]): numbe
   }
   const n = spec.maxLength;
   const ids = new Float32Array(texts.length * n);
-  texts.forEach((text, r) => padSequence(saved.tokenizer!.textToSequence(text), n, spec.padding, spec.truncating, ids, r * n));
+  texts.forEach((text, r) => {
+    padSequence(saved.tokenizer!.textToSequence(text), n, spec.padding, spec.truncating, ids, r * n);
+  });
   return tf.tidy(() => Array.from((saved.model.predict(tf.tensor2d(ids, [texts.length, n])) as tf.Tensor).dataSync()));
 }

@@ -50,7 +50,9 @@ export function touchedRows(tokenIds: Float32Array, vocabulary: number, dim: num
   const rows = new Uint32Array(count);
   for (let id = 0, k = 0; id < vocabulary; id++) if (seen[id]) rows[k++] = id;
   const values = new Float32Array(count * dim);
-  rows.forEach((row, k) => values.set(tableGrad.subarray(row * dim, row * dim + dim), k * dim));
+  rows.forEach((row, k) => {
+    values.set(tableGrad.subarray(row * dim, row * dim + dim), k * dim);
+  });
   return { rows, values };
 }
 

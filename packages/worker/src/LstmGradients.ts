@@ -361,7 +361,9 @@ export class LstmGradients implements GradientPath {
       }
     }
     const rows = Uint32Array.from(order).sort();
-    rows.forEach((id, k) => (slot[id] = k));
+    rows.forEach((id, k) => {
+      slot[id] = k;
+    });
     const values = new Float32Array(rows.length * dim);
     // Fixed order (sample, then position): the sums are bitwise reproducible.
     for (let b = 0; b < B; b++) {

@@ -32,5 +32,7 @@ export async function predictCommand(modelDir: string, texts: string[], options:
     process.stdout.write(`${JSON.stringify(inputs.map((text, i) => ({ text, probability: outputs[i] })))}\n`);
     return;
   }
-  inputs.forEach((text, i) => process.stdout.write(`${outputs[i]!.toFixed(4)}\t${text}\n`));
+  inputs.forEach((text, i) => {
+    process.stdout.write(`${outputs[i]!.toFixed(4)}\t${text}\n`);
+  });
 }

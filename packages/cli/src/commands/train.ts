@@ -32,7 +32,9 @@ export async function trainCommand(configPath: string, options: TrainCommandOpti
   const out = options.out ?? defaultOutDir(configPath);
   const workers: LocalWorker[] = [];
   let finished = false;
-  const stopWorkers = () => workers.forEach((w) => w.exitCode === undefined && w.child.kill('SIGTERM'));
+  const stopWorkers = () => {
+    for (const w of workers) if (w.exitCode === undefined) w.child.kill('SIGTERM');
+  };
   const onSignal = () => {
     stopWorkers();
     process.exit(130);
