@@ -92,6 +92,7 @@ export async function finishTraining(
     process.stdout.write(`${JSON.stringify(resultJson(coordinator, result, workers, out))}\n`);
   } else {
     const rate = result.seconds > 0 ? ` (${Math.round(result.samples / result.seconds)} samples/s)` : '';
-    process.stdout.write(`trained ${result.epochs} epochs, ${result.steps} steps in ${result.seconds.toFixed(1)} s${rate}; model saved to ${out}\n`);
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    process.stdout.write(`trained ${plural(result.epochs, 'epoch')}, ${plural(result.steps, 'step')} in ${result.seconds.toFixed(1)} s${rate}; model saved to ${out}\n`);
   }
 }
