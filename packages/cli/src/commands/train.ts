@@ -59,7 +59,8 @@ export async function trainCommand(configPath: string, options: TrainCommandOpti
           if (line.startsWith('adamant: ')) worker.lastError = line.slice('adamant: '.length).replace(/ \[E_[A-Z]+\]$/, '');
           else process.stderr.write(`${line}\n`);
         });
-        child.on('exit', (code, signal) => {
+        // 'close', not 'exit': it comes after the child's stderr has been read to the end.
+        child.on('close', (code, signal) => {
           worker.exitCode = code;
           if (finished) return;
           const why = worker.lastError ? `: ${worker.lastError}` : ` with ${signal ?? `code ${code}`}`;
@@ -89,7 +90,7 @@ export async function trainCommand(configPath: string, options: TrainCommandOpti
           new Promise<void>((resolve) => {
             if (w.exitCode !== undefined) return resolve();
             const timer = setTimeout(() => w.child.kill('SIGKILL'), 5000);
-            w.child.once('exit', () => {
+            w.child.once('close', () => {
               clearTimeout(timer);
               resolve();
             });
