@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,20 @@ describe('LSTM text classification', () => {
     const exact = await savedWeights(outDir(1));
     // Exact Adam keeps moving a row in steps that do not touch it (its moments are non-zero); lazy Adam does not.
     expect(Buffer.from(lazy[0]![0]!.buffer).equals(Buffer.from(exact[0]!.buffer))).toBe(false);
+  });
+
+  it('--init keeps the saved model\'s vocabulary on new data (its embedding rows mean those words)', async () => {
+    // Other texts, other word frequencies: a vocabulary fitted on them would number words differently.
+    const other = syntheticEmails(150).replaceAll('kernel', 'zebra zebra zebra').replaceAll('the ', 'quux quux ');
+    writeFileSync(path.join(tmp.dir, 'other.jsonl'), other);
+    const otherConfig = writeJson(path.join(tmp.dir, 'other.json'), { ...loadJobConfig(configPath), data: { ...loadJobConfig(configPath).data, path: path.join(tmp.dir, 'other.jsonl') }, epochs: 1 });
+    const words = (dir: string) => (JSON.parse(readFileSync(path.join(dir, 'adamant.json'), 'utf8')) as { tokenizer: { words: string[] } }).tokenizer.words;
+    const continued = path.join(tmp.dir, 'continued');
+    const fresh = path.join(tmp.dir, 'fresh');
+    expect((await runCli(['train', otherConfig, '--workers', '1', '--init', initDir, '--out', continued])).code).toBe(0);
+    expect((await runCli(['train', otherConfig, '--workers', '1', '--out', fresh])).code).toBe(0);
+    expect(words(continued)).toEqual(words(initDir));
+    expect(words(fresh)).not.toEqual(words(initDir));
   });
 
   it('evaluates and predicts with the saved vocabulary', async () => {

@@ -33,7 +33,7 @@ const logJsonOption = () => new Option('--log-json', 'log JSON lines (for log co
 function trainingOptions(command: Command): Command {
   return command
     .option('--epochs <n>', 'override the config\'s epochs (0 saves the initial weights)', integer(0))
-    .option('--init <dir>', 'start from the weights of a saved model directory')
+    .option('--init <dir>', 'start from the weights of a saved model directory (a text job keeps its vocabulary)')
     .option('--out <dir>', 'where to save the trained model (default: runs/<name>-<time>)')
     .option('--json', 'print one JSON object with the results as the last line of stdout');
 }

@@ -37,6 +37,7 @@ import {
   type Log,
   type PreparedData,
   type ResolvedBackend,
+  type TokenizerJSON,
   type WorkerJob,
 } from '@adamant/core';
 import { assignChunks } from './assignChunks.js';
@@ -59,6 +60,8 @@ export interface CoordinatorOptions {
    * before the first step, or none at all later. Unset: wait for ever.
    */
   workerTimeoutMs?: number;
+  /** A text job continuing from a saved model (--init) keeps that model's vocabulary. */
+  tokenizer?: TokenizerJSON;
   log?: Log;
   onWorker?: (event: WorkerEvent) => void;
   onStep?: (report: StepReport) => void;
@@ -186,7 +189,7 @@ export class Coordinator {
   /** Loads the data, picks the backend and builds the model; nothing listens yet. */
   static async create(options: CoordinatorOptions): Promise<Coordinator> {
     const { config, source } = options;
-    const data = prepareData(config);
+    const data = prepareData(config, options.tokenizer ? { tokenizer: options.tokenizer } : {});
     const layers = resolveInputShape(config.model, data.train.featureCount, source);
     // The coordinator only runs inference (validation), which every backend can do.
     const backend = await useBackend(config.backend);

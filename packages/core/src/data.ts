@@ -134,9 +134,9 @@ export function applyNormalization(data: Dataset, norm: Normalization): void {
 }
 
 /** Loads a job's data: reads it, splits off validation, and fits the preprocessing on the training split. */
-export function prepareData(config: Pick<JobConfig, 'data' | 'validationSplit'>): PreparedData {
+export function prepareData(config: Pick<JobConfig, 'data' | 'validationSplit'>, saved: { tokenizer?: TokenizerJSON } = {}): PreparedData {
   const spec = config.data;
-  if (spec.type === 'text') return prepareTextData(spec, config.validationSplit);
+  if (spec.type === 'text') return prepareTextData(spec, config.validationSplit, saved.tokenizer);
   const all = loadCsv(spec);
   const { train, validation } = splitValidation(all, config.validationSplit);
   if (train.rows === 0) throw new DataError(`${spec.path}: validationSplit ${config.validationSplit} leaves no training rows`);

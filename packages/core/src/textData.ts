@@ -4,7 +4,7 @@ import type { TextDataSpec } from './config.js';
 // data.ts imports this module too: only functions cross the cycle, never a top-level call.
 import { columnIndex, csvParseError, headerOf, readText, type Dataset, type PreparedData } from './data.js';
 import { DataError } from './errors.js';
-import { padSequence, Tokenizer } from './text.js';
+import { padSequence, Tokenizer, type TokenizerJSON } from './text.js';
 
 /** Rows skipped for being bad: how many, and the first few reasons as "file:line: reason". */
 export interface BadRowReport {
@@ -174,18 +174,21 @@ export function encodeTexts(
 
 /**
  * Loads a text job's data: reads the records, holds out the last `validationSplit` of them (Keras's
- * validation_split, before any shuffling), fits the tokenizer on the training texts only, and
- * encodes both splits as padded token ids.
+ * validation_split, before any shuffling), fits the tokenizer on the training texts only (or
+ * takes a saved one), and encodes both splits as padded token ids.
  */
-export function prepareTextData(spec: TextDataSpec, validationSplit: number): PreparedData {
+export function prepareTextData(spec: TextDataSpec, validationSplit: number, saved?: TokenizerJSON): PreparedData {
   const { records, bad } = readTextRecords(spec);
   const trainRows = Math.floor(records.length * (1 - validationSplit));
   if (trainRows === 0) throw new DataError(`${spec.path}: validationSplit ${validationSplit} leaves no training rows`);
   const trainRecords = records.slice(0, trainRows);
-  const tokenizer = Tokenizer.fit(
-    trainRecords.map((r) => r.text),
-    spec.tokenizer,
-  );
+  // Training on from a saved model (--init) keeps its vocabulary: its embedding rows mean those words.
+  const tokenizer = saved
+    ? Tokenizer.fromJSON(saved)
+    : Tokenizer.fit(
+        trainRecords.map((r) => r.text),
+        spec.tokenizer,
+      );
   return {
     featureNames: Array.from({ length: spec.maxLength }, (_, i) => `t${i}`),
     train: encodeTexts(trainRecords, tokenizer, spec),

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Coordinator, type TrainingResult, type WorkerEvent } from '@adamant/coordinator';
-import { loadJobConfig, loadModel, type Log } from '@adamant/core';
+import { loadJobConfig, loadModel, readMetadata, type Log, type TokenizerJSON } from '@adamant/core';
 import { TrainingProgress } from '../progress.js';
 
 export interface TrainingOptions {
@@ -9,6 +9,12 @@ export interface TrainingOptions {
   init?: string;
   out?: string;
   json?: boolean;
+}
+
+/** The vocabulary saved with a model directory, if it has one (text jobs). */
+function savedTokenizer(dir: string): TokenizerJSON | undefined {
+  const meta = readMetadata(dir) as { tokenizer?: TokenizerJSON | null } | undefined;
+  return meta?.tokenizer ?? undefined;
 }
 
 /** Where a run's model goes when `--out` is not given: runs/<config name>-<time>. */
@@ -30,7 +36,9 @@ export async function prepareCoordinator(
   if (options.epochs !== undefined) config.epochs = options.epochs;
   if (options.backend !== undefined) config.backend = options.backend;
   const progress = new TrainingProgress(options.json === true);
+  const initTokenizer = options.init && config.data.type === 'text' ? savedTokenizer(options.init) : undefined;
   const coordinator = await Coordinator.create({
+    ...(initTokenizer ? { tokenizer: initTokenizer } : {}),
     config,
     source: configPath,
     ...(options.host !== undefined ? { host: options.host } : {}),
