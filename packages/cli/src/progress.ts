@@ -53,7 +53,14 @@ export class TrainingProgress {
     this.bar.update(r.batch + 1, { loss: fmt(r.loss), workers: this.workers });
   };
 
+  validate = (e: { epoch: number; samples: number }): void => {
+    if (!this.interactive) return;
+    this.stop();
+    process.stderr.write(`epoch ${e.epoch}: validating on ${e.samples} samples...\r`);
+  };
+
   epoch = (r: EpochReport): void => {
+    if (this.interactive) process.stderr.write('\x1b[2K');
     this.stop();
     this.print(formatEpoch(r));
   };

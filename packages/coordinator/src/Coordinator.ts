@@ -66,6 +66,8 @@ export interface CoordinatorOptions {
   onWorker?: (event: WorkerEvent) => void;
   onStep?: (report: StepReport) => void;
   onEpoch?: (report: EpochReport) => void;
+  /** Validation of an epoch starts (it runs on the coordinator, between epochs). */
+  onValidate?: (event: { epoch: number; samples: number }) => void;
 }
 
 export interface WorkerEvent {
@@ -502,7 +504,10 @@ export class Coordinator {
           metrics: Object.fromEntries(metricNames.map((m, i) => [m, metricTotals[i]! / train.rows])),
           seconds: (performance.now() - epochStarted) / 1000,
         };
-        if (validation) Object.assign(report, this.validate(validation));
+        if (validation) {
+          this.options.onValidate?.({ epoch: epoch + 1, samples: this.data.validation.rows });
+          Object.assign(report, this.validate(validation));
+        }
         history.push(report);
         this.log.info('epoch done', { ...report });
         this.options.onEpoch?.(report);

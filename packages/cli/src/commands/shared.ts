@@ -53,6 +53,7 @@ export async function prepareCoordinator(
     },
     onStep: progress.step,
     onEpoch: progress.epoch,
+    onValidate: progress.validate,
   });
   const bad = coordinator.data.badRows;
   if (bad) log.warn(`skipped ${bad.count} bad rows of ${config.data.path}`, { first: bad.examples[0] });
