@@ -1,6 +1,6 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, housingConfigPath, runCli, tempDir, writeJson } from './support/cli.js';
 import { weightBytes } from './support/reference.js';
 import { loadJobConfig } from '@adamant/core';
@@ -61,10 +61,17 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
     tmp.cleanup();
   });
 
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+  });
+
   /** Runs the CLI inside a namespace; resolves with its exit code and output. */
   function inNamespace(ns: string, args: string[], onOutput?: (text: string) => void): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve, reject) => {
+      // `ip netns exec` execs the command in place, so killing this child kills the CLI.
       const child = spawn('ip', ['netns', 'exec', ns, process.execPath, cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
       let output = '';
       const take = (d: Buffer) => {
         output += d.toString();
@@ -103,5 +110,40 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
     expect(done.output).toMatch(new RegExp(`worker joined worker=\\S+ \\(${workerIp.replaceAll('.', '\\.')}:\\d+\\)`));
     for (const worker of await workers!) expect(worker.code, worker.output).toBe(0);
     expect(weightBytes(out).equals(weightBytes(loopbackOut))).toBe(true);
+  });
+
+  it('a worker cut off by a partition (no FIN, no RST) is dropped by the heartbeat; its chunks are redone elsewhere', async () => {
+    const configPath = writeJson(path.join(tmp.dir, 'long.json'), { ...loadJobConfig(housingConfigPath), epochs: 60 });
+    const referenceOut = path.join(tmp.dir, 'reference');
+    const reference = await runCli(['train', configPath, '--workers', '1', '--out', referenceOut]);
+    expect(reference.code, reference.stderr).toBe(0);
+
+    const out = path.join(tmp.dir, 'partitioned');
+    let started = false;
+    let partitioned: Promise<void> | undefined;
+    const coordinator = inNamespace(
+      coordinatorNs,
+      ['coordinator', configPath, '--host', coordinatorIp, '--port', '0', '--min-workers', '2', '--heartbeat', '2', '--token', 't', '--out', out],
+      (output) => {
+        const port = output.match(/listening on 192\.0\.2\.1:(\d+)/)?.[1];
+        if (port && !started) {
+          started = true;
+          const url = `ws://${coordinatorIp}:${port}`;
+          // One worker beside the coordinator, one across the link.
+          void inNamespace(coordinatorNs, ['worker', '--connect', url, '--token', 't']);
+          void inNamespace(workerNs, ['worker', '--connect', url, '--token', 't']);
+        }
+        if (!partitioned && (output.match(/worker joined/g) ?? []).length === 2) {
+          // Cut the link mid-training: the remote worker's packets simply stop arriving.
+          partitioned = new Promise((resolve) => setTimeout(resolve, 300)).then(() => ip('-n', workerNs, 'link', 'set', `vw${id}`, 'down'));
+        }
+      },
+    );
+    const done = await coordinator;
+    await partitioned;
+    ip('-n', workerNs, 'link', 'set', `vw${id}`, 'up');
+    expect(done.code, done.output).toBe(0);
+    expect(done.output).toMatch(/worker silent; presumed gone/);
+    expect(weightBytes(out).equals(weightBytes(referenceOut))).toBe(true);
   });
 });

@@ -69,6 +69,7 @@ export function createProgram(): Command {
       .option('--host <host>', 'address to listen on', '0.0.0.0')
       .option('--min-workers <n>', 'workers to wait for before the first step', integer(1), 1)
       .option('--worker-timeout <seconds>', 'fail when training has waited this long for workers (0: wait for ever)', integer(0), 0)
+      .option('--heartbeat <seconds>', 'presume a worker silent this long gone and hand its chunks to others', integer(1), 60)
       .option('--token <token>', 'secret workers must present (default: $ADAMANT_TOKEN, else a random one, printed)'),
   )
     .addOption(backendOption())

@@ -60,6 +60,12 @@ export interface CoordinatorOptions {
    * before the first step, or none at all later. Unset: wait for ever.
    */
   workerTimeoutMs?: number;
+  /**
+   * A worker silent this long (no frame, no pong) is presumed gone, as after a network partition
+   * that sends no FIN or RST, and its chunks go to the others. It must exceed the longest chunk a
+   * worker computes, since a computing worker answers pings only between chunks. Default 60 s.
+   */
+  heartbeatMs?: number;
   /** A text job continuing from a saved model (--init) keeps that model's vocabulary. */
   tokenizer?: TokenizerJSON;
   log?: Log;
@@ -119,6 +125,8 @@ interface Session {
   backend?: string;
   /** Chunks of the current step this worker owes us. */
   owed: Set<number>;
+  /** When we last heard anything from it (a frame or a pong), for the heartbeat. */
+  heardAt: number;
 }
 
 interface StepState {
@@ -162,6 +170,7 @@ export class Coordinator {
   private finished = false;
   private trainingStarted = false;
   private starvedTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -233,6 +242,8 @@ export class Coordinator {
     const server = new WebSocketServer({ host, port: this.options.port ?? 0, maxPayload, perMessageDeflate: false });
     this.server = server;
     server.on('connection', (socket, request) => this.accept(socket, request));
+    const heartbeat = this.options.heartbeatMs ?? 60_000;
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(heartbeat), Math.max(heartbeat / 4, 50));
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);
@@ -242,6 +253,21 @@ export class Coordinator {
     return { host: address.address, port: address.port, url: `ws://${shownHost}:${address.port}` };
   }
 
+  /** Pings every worker; drops those silent for longer than `heartbeat` ms. */
+  private checkHeartbeats(heartbeat: number): void {
+    const now = performance.now();
+    for (const session of [...this.sessions.values()]) {
+      if (now - session.heardAt > heartbeat) {
+        this.log.warn('worker silent; presumed gone', { worker: session.name, silentMs: Math.round(now - session.heardAt) });
+        // terminate(), not close(): a peer behind a partition would never answer the close handshake.
+        session.socket.terminate();
+        this.onClose(session, `no answer for ${Math.round(heartbeat / 1000)} s (heartbeat)`);
+      } else {
+        session.socket.ping();
+      }
+    }
+  }
+
   private accept(socket: WebSocket, request: IncomingMessage): void {
     const session: Session = {
       id: this.nextWorkerId++,
@@ -249,12 +275,17 @@ export class Coordinator {
       socket,
       state: 'handshake',
       owed: new Set(),
+      heardAt: performance.now(),
     };
+    socket.on('pong', () => {
+      session.heardAt = performance.now();
+    });
     this.sessions.set(session.id, session);
     const handshakeTimer = setTimeout(() => {
       if (session.state === 'handshake') this.drop(session, 1008, 'no hello within 15 s');
     }, HANDSHAKE_TIMEOUT_MS);
     socket.on('message', (data: Buffer, isBinary: boolean) => {
+      session.heardAt = performance.now();
       try {
         if (!isBinary) throw new ProtocolError(`worker ${session.name}: sent a text frame; the protocol is binary msgpack`);
         this.onMessage(session, data);
@@ -578,6 +609,7 @@ export class Coordinator {
   /** Stops listening and disconnects every worker. */
   async close(): Promise<void> {
     this.finished = true;
+    clearInterval(this.heartbeatTimer);
     this.fed();
     for (const session of this.sessions.values()) session.socket.close(1001, 'coordinator shutting down');
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));

@@ -118,7 +118,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       }
       case 'step':
         if (!computer || !mirror) throw new ProtocolError(`${peer}: sent a step before the welcome`);
-        computeStep(computer, mirror, message);
+        await computeStep(computer, mirror, message);
         return;
       case 'reject':
         throw new RejectedError(message.code, `${peer} refused this worker: ${message.message}`);
@@ -129,7 +129,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     }
   };
 
-  const computeStep = (gradients: GradientPath, mirror: WeightsMirror, message: StepMessage): void => {
+  const computeStep = async (gradients: GradientPath, mirror: WeightsMirror, message: StepMessage): Promise<void> => {
     const started = performance.now();
     gradients.setWeights(mirror.update(message, peer));
     const loaded = performance.now();
@@ -149,6 +149,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       });
       summary.chunks++;
       summary.samples += chunk.samples;
+      // Let the socket breathe between chunks: results go out, and the coordinator's pings get pongs.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     summary.steps++;
     log.debug('step computed', { step: message.step, chunks: message.chunks.length, setWeightsMs: +(loaded - started).toFixed(1), computeMs: +(performance.now() - loaded).toFixed(1) });

@@ -7,6 +7,7 @@ export interface CoordinatorCommandOptions extends TrainingOptions {
   host: string;
   minWorkers: number;
   workerTimeout: number;
+  heartbeat: number;
   token?: string;
   logLevel: LogLevel;
   logJson?: boolean;
@@ -21,7 +22,7 @@ export async function coordinatorCommand(configPath: string, options: Coordinato
   const log = createLog(options.logLevel, options.logJson === true);
   const token = options.token ?? process.env.ADAMANT_TOKEN ?? randomBytes(16).toString('hex');
   const workerTimeoutMs = options.workerTimeout > 0 ? options.workerTimeout * 1000 : undefined;
-  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, token, ...(workerTimeoutMs ? { workerTimeoutMs } : {}) }, log);
+  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, token, heartbeatMs: options.heartbeat * 1000, ...(workerTimeoutMs ? { workerTimeoutMs } : {}) }, log);
   const out = options.out ?? defaultOutDir(configPath);
   try {
     if (coordinator.config.epochs > 0) {

@@ -28,7 +28,7 @@ export function defaultOutDir(configPath: string): string {
 /** Loads the config, applies command-line overrides, and builds the coordinator with its progress display. */
 export async function prepareCoordinator(
   configPath: string,
-  options: TrainingOptions & { host?: string; port?: number; token?: string; minWorkers?: number; workerTimeoutMs?: number },
+  options: TrainingOptions & { host?: string; port?: number; token?: string; minWorkers?: number; workerTimeoutMs?: number; heartbeatMs?: number },
   log: Log,
   onWorker?: (e: WorkerEvent) => void,
 ): Promise<{ coordinator: Coordinator; progress: TrainingProgress }> {
@@ -46,6 +46,7 @@ export async function prepareCoordinator(
     ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.minWorkers !== undefined ? { minWorkers: options.minWorkers } : {}),
     ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
+    ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     log,
     onWorker: (e) => {
       progress.worker(e);
