@@ -52,7 +52,8 @@ export function createProgram(): Command {
       .command('train')
       .description('train locally: a coordinator in this process and N worker processes on loopback')
       .argument('<config>', 'job config (JSON)')
-      .option('-w, --workers <n>', 'worker processes to start', integer(1), 2),
+      .option('-w, --workers <n>', 'worker processes to start', integer(1), 2)
+      .option('--heartbeat <seconds>', 'presume a worker silent this long gone and hand its chunks to others', integer(1), 60),
   )
     .addOption(backendOption())
     .addOption(logLevelOption('warn'))

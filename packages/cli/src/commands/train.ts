@@ -8,6 +8,7 @@ import { defaultOutDir, finishTraining, prepareCoordinator, type TrainingOptions
 
 export interface TrainCommandOptions extends TrainingOptions {
   workers: number;
+  heartbeat: number;
   logLevel: LogLevel;
   logJson?: boolean;
 }
@@ -28,7 +29,7 @@ interface LocalWorker {
 export async function trainCommand(configPath: string, options: TrainCommandOptions): Promise<void> {
   const log = createLog(options.logLevel, options.logJson === true);
   const token = randomBytes(16).toString('hex');
-  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, host: '127.0.0.1', port: 0, token, minWorkers: options.workers }, log);
+  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, host: '127.0.0.1', port: 0, token, minWorkers: options.workers, heartbeatMs: options.heartbeat * 1000 }, log);
   const out = options.out ?? defaultOutDir(configPath);
   const workers: LocalWorker[] = [];
   let finished = false;
