@@ -112,7 +112,7 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
     expect(weightBytes(out).equals(weightBytes(loopbackOut))).toBe(true);
   });
 
-  it('a worker cut off by a partition (no FIN, no RST) is dropped by the heartbeat; its chunks are redone elsewhere', async () => {
+  it('a partition (no FIN, no RST): the coordinator drops the silent worker and redoes its chunks; the worker gives up', async () => {
     const configPath = writeJson(path.join(tmp.dir, 'long.json'), { ...loadJobConfig(housingConfigPath), epochs: 60 });
     const referenceOut = path.join(tmp.dir, 'reference');
     const reference = await runCli(['train', configPath, '--workers', '1', '--out', referenceOut]);
@@ -121,6 +121,7 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
     const out = path.join(tmp.dir, 'partitioned');
     let started = false;
     let partitioned: Promise<void> | undefined;
+    let remote: Promise<{ code: number | null; output: string }> | undefined;
     const coordinator = inNamespace(
       coordinatorNs,
       ['coordinator', configPath, '--host', coordinatorIp, '--port', '0', '--min-workers', '2', '--heartbeat', '2', '--token', 't', '--out', out],
@@ -131,7 +132,7 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
           const url = `ws://${coordinatorIp}:${port}`;
           // One worker beside the coordinator, one across the link.
           void inNamespace(coordinatorNs, ['worker', '--connect', url, '--token', 't']);
-          void inNamespace(workerNs, ['worker', '--connect', url, '--token', 't']);
+          remote = inNamespace(workerNs, ['worker', '--connect', url, '--token', 't']);
         }
         if (!partitioned && (output.match(/worker joined/g) ?? []).length === 2) {
           // Cut the link mid-training: the remote worker's packets simply stop arriving.
@@ -145,5 +146,9 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
     expect(done.code, done.output).toBe(0);
     expect(done.output).toMatch(/worker silent; presumed gone/);
     expect(weightBytes(out).equals(weightBytes(referenceOut))).toBe(true);
+    // The cut-off worker notices too: its coordinator went silent, so it gives up instead of waiting for ever.
+    const cutOff = await remote!;
+    expect(cutOff.code).toBe(1);
+    expect(cutOff.output.trim().split('\n').at(-1)).toMatch(/has been silent for 2 s \(heartbeat\); presumed gone \[E_CONNECT\]$/);
   });
 });

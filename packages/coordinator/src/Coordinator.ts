@@ -225,6 +225,10 @@ export class Coordinator {
     this.params.set(weights);
   }
 
+  private get heartbeatMs(): number {
+    return this.options.heartbeatMs ?? 60_000;
+  }
+
   /** Whether the first step has begun (enough workers joined). */
   get started(): boolean {
     return this.trainingStarted;
@@ -242,7 +246,7 @@ export class Coordinator {
     const server = new WebSocketServer({ host, port: this.options.port ?? 0, maxPayload, perMessageDeflate: false });
     this.server = server;
     server.on('connection', (socket, request) => this.accept(socket, request));
-    const heartbeat = this.options.heartbeatMs ?? 60_000;
+    const heartbeat = this.heartbeatMs;
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(heartbeat), Math.max(heartbeat / 4, 50));
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
@@ -337,7 +341,7 @@ export class Coordinator {
           throw new ProtocolError(`worker ${session.name} presented ${message.token === undefined ? 'no token' : 'a wrong token'}`, 'E_AUTH');
         }
         session.state = 'joining';
-        this.send(session, { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: session.id, job: this.job });
+        this.send(session, { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: session.id, job: this.job, heartbeatMs: this.heartbeatMs });
         return;
       }
       case 'ready': {

@@ -41,7 +41,7 @@ describe('createCodec round trips', () => {
   };
 
   const coordinatorMessages: [string, CoordinatorMessage][] = [
-    ['welcome', { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 2, job }],
+    ['welcome', { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 2, job, heartbeatMs: 60_000 }],
     ['reject', { type: 'reject', code: 'E_AUTH', message: 'wrong token' }],
     ['done', { type: 'done' }],
   ];

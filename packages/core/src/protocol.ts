@@ -83,6 +83,8 @@ const welcomeSchema = z.strictObject({
   protocol: z.int(),
   workerId: nonNegInt,
   job: workerJobSchema,
+  /** The coordinator pings four times per period; a worker hearing nothing for a whole period presumes it gone. */
+  heartbeatMs: z.int().positive(),
 });
 
 const chunkAssignmentSchema = z.strictObject({

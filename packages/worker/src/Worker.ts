@@ -97,6 +97,17 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const socket = await connect(options.url, deadline, options.maxPayload ?? 2 ** 31 - 1, log);
   const summary: WorkerSummary = { workerId: -1, backend: '', steps: 0, chunks: 0, samples: 0 };
   let computer: GradientPath | undefined;
+  // The coordinator pings us four times per heartbeat period; a whole period of silence means it is gone.
+  let heartbeatMs = 0;
+  let silenceTimer: NodeJS.Timeout | undefined;
+  const heard = () => {
+    clearTimeout(silenceTimer);
+    if (heartbeatMs > 0 && !finished) {
+      silenceTimer = setTimeout(() => {
+        socket.emit('silent');
+      }, heartbeatMs);
+    }
+  };
   let mirror: WeightsMirror | undefined;
   let finished = false;
 
@@ -109,6 +120,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
           throw new ProtocolError(`${peer} speaks protocol ${message.protocol}, this worker speaks ${PROTOCOL_VERSION}`, 'E_VERSION');
         }
         summary.workerId = message.workerId;
+        heartbeatMs = message.heartbeatMs;
+        heard();
         computer = await createGradientPath(message.job, options.backend);
         mirror = new WeightsMirror(message.job);
         summary.backend = computer.backend;
@@ -172,7 +185,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         socket.close(1011, failure.code);
       }
     };
+    socket.on('ping', heard);
+    socket.once('silent', () => {
+      failure ??= new ConnectError(`${peer} has been silent for ${heartbeatMs / 1000} s (heartbeat); presumed gone`);
+      // terminate(), not close(): a coordinator behind a partition would never answer the close handshake.
+      socket.terminate();
+    });
     socket.on('message', (data: Buffer, isBinary: boolean) => {
+      heard();
       queue = queue.then(async () => {
         if (failure || finished) return;
         try {
@@ -187,6 +207,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       failure ??= new ConnectError(`${peer}: ${describeSocketError(err)}`, { cause: err });
     });
     socket.on('close', (code, reason) => {
+      clearTimeout(silenceTimer);
       void queue.then(() => {
         computer?.dispose();
         if (finished && !failure) return resolve(summary);
