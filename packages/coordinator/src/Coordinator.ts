@@ -7,11 +7,13 @@ import {
   buildModel,
   chunkSizeOf,
   createCodec,
+  embeddingTable,
   epochOrder,
   evaluateSums,
   firstNonFinite,
   floatBytes,
   gatherRows,
+  meansOf,
   mixSeed,
   ConnectError,
   NumericError,
@@ -183,8 +185,7 @@ export class Coordinator {
     this.log = options.log ?? silentLog;
     this.params = layout.read(model);
     this.adam = new Adam(layout.size, options.config.optimizer.adam);
-    const first = layers[0]!;
-    this.reducer = new GradientReducer(layout.size, first.type === 'embedding' ? { rows: first.inputDim, dim: first.outputDim } : undefined);
+    this.reducer = new GradientReducer(layout.size, embeddingTable(layers));
     const { config } = options;
     this.job = {
       layers,
@@ -212,11 +213,6 @@ export class Coordinator {
     return this.options.config;
   }
 
-  /** The current weights (a live view: copy it to keep it). */
-  get weights(): Float32Array {
-    return this.params;
-  }
-
   /** Replaces the weights before training (e.g. from `--init`); checked for size and finiteness. */
   setWeights(weights: Float32Array, source: string): void {
     if (weights.length !== this.layout.size) throw new ShapeError(`${source}: has ${weights.length} parameters, the model has ${this.layout.size}`);
@@ -235,7 +231,11 @@ export class Coordinator {
   }
 
   get workerCount(): number {
-    return [...this.sessions.values()].filter((s) => s.state === 'ready').length;
+    return this.readySessions().length;
+  }
+
+  private readySessions(): Session[] {
+    return [...this.sessions.values()].filter((s) => s.state === 'ready');
   }
 
   /** Starts accepting workers. Resolves with the bound address (port 0 picks a free one). */
@@ -413,7 +413,7 @@ export class Coordinator {
 
   /** Sends chunks of the current step to the ready workers; keeps them as orphans if there are none. */
   private distribute(state: StepState, chunks: number[]): void {
-    const ready = [...this.sessions.values()].filter((s) => s.state === 'ready');
+    const ready = this.readySessions();
     if (ready.length === 0) {
       state.orphans.push(...chunks);
       this.log.warn('no worker is ready; waiting for one to join', { step: state.step, chunks: chunks.length });
@@ -535,8 +535,7 @@ export class Coordinator {
         const report: EpochReport = {
           epoch: epoch + 1,
           epochs: config.epochs,
-          loss: lossTotal / train.rows,
-          metrics: Object.fromEntries(metricNames.map((m, i) => [m, metricTotals[i]! / train.rows])),
+          ...meansOf({ samples: train.rows, lossSum: lossTotal, metricSums: metricTotals }, metricNames),
           seconds: (performance.now() - epochStarted) / 1000,
         };
         if (validation) {
@@ -589,11 +588,9 @@ export class Coordinator {
 
   private validate(validation: { x: tf.Tensor; y: tf.Tensor }): Pick<EpochReport, 'valLoss' | 'valMetrics'> {
     this.layout.write(this.model, this.params);
-    const sums = evaluateSums(this.model, this.options.config.loss, this.options.config.metrics, validation.x, validation.y);
-    return {
-      valLoss: sums.lossSum / sums.samples,
-      valMetrics: Object.fromEntries(this.options.config.metrics.map((m, i) => [m, sums.metricSums[i]! / sums.samples])),
-    };
+    const { metrics } = this.options.config;
+    const { loss, metrics: means } = meansOf(evaluateSums(this.model, this.options.config.loss, metrics, validation.x, validation.y), metrics);
+    return { valLoss: loss, valMetrics: means };
   }
 
   /** Saves the current weights as a tfjs layers model, with Adamant's metadata beside it. */

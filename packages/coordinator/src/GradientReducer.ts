@@ -1,10 +1,7 @@
-import { addInto, divideInPlace } from '@adamant/core';
+import { addInto, divideInPlace, type EmbeddingTable } from '@adamant/core';
 
 /** An embedding table at the start of the parameter vector, whose gradients arrive as rows. */
-export interface SparseTable {
-  rows: number;
-  dim: number;
-}
+export type SparseTable = EmbeddingTable;
 
 /** One chunk's contribution: the dense gradient part, and the embedding rows it touched. */
 export interface ChunkPart {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseJobConfig, type JobConfig } from './config.js';
 import { applyNormalization, loadCsv, type Dataset, type Normalization } from './data.js';
 import { DataError, ModelError } from './errors.js';
-import { evaluateSums } from './losses.js';
+import { evaluateSums, meansOf } from './losses.js';
 import { loadModel, METADATA_JSON, readMetadata } from './modelio.js';
 import { padSequence, Tokenizer, type TokenizerJSON } from './text.js';
 import { encodeTexts, readTextRecords } from './textData.js';
@@ -69,12 +69,7 @@ export function evaluateSaved(saved: SavedModel, file: string): Evaluation {
   try {
     const { metrics, loss } = saved.config;
     const sums = evaluateSums(saved.model, loss, metrics, x, y);
-    return {
-      samples: sums.samples,
-      loss: sums.lossSum / sums.samples,
-      metrics: Object.fromEntries(metrics.map((m, i) => [m, sums.metricSums[i]! / sums.samples])),
-      skipped: skipped.length,
-    };
+    return { samples: sums.samples, ...meansOf(sums, metrics), skipped: skipped.length };
   } finally {
     x.dispose();
     y.dispose();

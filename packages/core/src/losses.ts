@@ -30,6 +30,14 @@ export interface EvalSums {
   metricSums: number[];
 }
 
+/** Mean loss and metrics per sample, from sums (in the config's metric order). */
+export function meansOf(sums: EvalSums, metrics: readonly MetricName[]): { loss: number; metrics: Record<string, number> } {
+  return {
+    loss: sums.lossSum / sums.samples,
+    metrics: Object.fromEntries(metrics.map((m, i) => [m, sums.metricSums[i]! / sums.samples])),
+  };
+}
+
 /**
  * Loss and metric sums of a model over a dataset, in slices of `sliceRows` (inference only).
  * Used for validation and by `adamant evaluate`.

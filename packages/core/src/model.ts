@@ -123,6 +123,18 @@ function addLayers(model: tf.Sequential, layers: readonly LayerSpec[], seed: num
   });
 }
 
+/** An embedding table at the start of the parameter vector: `rows` x `dim` floats. */
+export interface EmbeddingTable {
+  rows: number;
+  dim: number;
+}
+
+/** The model's embedding table (it can only be the first layer), or undefined when it has none. */
+export function embeddingTable(layers: readonly LayerSpec[]): EmbeddingTable | undefined {
+  const first = layers[0];
+  return first?.type === 'embedding' ? { rows: first.inputDim, dim: first.outputDim } : undefined;
+}
+
 /** Whether a model trains an embedding (whose gradient needs UnsortedSegmentSum). */
 export function hasEmbedding(layers: readonly LayerSpec[]): boolean {
   return layers.some((l) => l.type === 'embedding');

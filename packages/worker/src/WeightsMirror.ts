@@ -1,4 +1,4 @@
-import { ProtocolError, readFloats, readUint32s, type StepMessage, type WorkerJob } from '@adamant/core';
+import { embeddingTable, ProtocolError, readFloats, readUint32s, type EmbeddingTable, type StepMessage, type WorkerJob } from '@adamant/core';
 
 /**
  * The worker's copy of the parameter vector. A step brings the dense weights whole, but only
@@ -7,12 +7,11 @@ import { ProtocolError, readFloats, readUint32s, type StepMessage, type WorkerJo
  */
 export class WeightsMirror {
   readonly flat: Float32Array;
-  private readonly table?: { rows: number; dim: number };
+  private readonly table: EmbeddingTable | undefined;
 
   constructor(job: WorkerJob) {
     this.flat = new Float32Array(job.paramCount);
-    const first = job.layers[0];
-    if (first?.type === 'embedding') this.table = { rows: first.inputDim, dim: first.outputDim };
+    this.table = embeddingTable(job.layers);
   }
 
   /** Takes a step's weights into the mirror and returns the full vector. */

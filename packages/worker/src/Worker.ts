@@ -97,6 +97,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const socket = await connect(options.url, deadline, options.maxPayload ?? 2 ** 31 - 1, log);
   const summary: WorkerSummary = { workerId: -1, backend: '', steps: 0, chunks: 0, samples: 0 };
   let computer: GradientPath | undefined;
+  let mirror: WeightsMirror | undefined;
+  let finished = false;
   // The coordinator pings us four times per heartbeat period; a whole period of silence means it is gone.
   let heartbeatMs = 0;
   let silenceTimer: NodeJS.Timeout | undefined;
@@ -108,8 +110,6 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       }, heartbeatMs);
     }
   };
-  let mirror: WeightsMirror | undefined;
-  let finished = false;
 
   const send = (message: WorkerMessage) => socket.send(codec.encode(message));
 
@@ -137,6 +137,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         throw new RejectedError(message.code, `${peer} refused this worker: ${message.message}`);
       case 'done':
         finished = true;
+        clearTimeout(silenceTimer);
         socket.close(1000, 'done');
         return;
     }
