@@ -1,4 +1,4 @@
-import { firstNonFinite, ProtocolError, readFloats, readUint32s, wordBytes, type ChunkResult, type ParamLayout } from '@adamant/core';
+import { distinctRows, firstNonFinite, gatherTableRows, ProtocolError, readFloats, readUint32s, wordBytes, type ChunkResult, type ParamLayout } from '@adamant/core';
 import type { ChunkPart, SparseTable } from './GradientReducer.js';
 
 // What goes into and comes out of step messages, beyond the plain fields.
@@ -49,17 +49,6 @@ export function describeNonFinite(part: ChunkPart, layout: ParamLayout, table: S
  * current values: with an embedding, a worker gets only these rows of the table.
  */
 export function tableRowsFor(inputs: readonly Float32Array[], table: SparseTable, params: Float32Array): { tableRows: Uint8Array<ArrayBuffer>; tableValues: Uint8Array<ArrayBuffer> } {
-  const seen = new Uint8Array(table.rows);
-  for (const x of inputs) for (let k = 0; k < x.length; k++) seen[x[k]!] = 1;
-  let count = 0;
-  for (let row = 0; row < table.rows; row++) count += seen[row]!;
-  const rows = new Uint32Array(count);
-  const values = new Float32Array(count * table.dim);
-  for (let row = 0, k = 0; row < table.rows; row++) {
-    if (!seen[row]) continue;
-    rows[k] = row;
-    values.set(params.subarray(row * table.dim, (row + 1) * table.dim), k * table.dim);
-    k++;
-  }
-  return { tableRows: wordBytes(rows), tableValues: wordBytes(values) };
+  const rows = distinctRows(inputs, table.rows);
+  return { tableRows: wordBytes(rows), tableValues: wordBytes(gatherTableRows(params, rows, table.dim)) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addInto, divideInPlace, firstNonFinite } from './flat.js';
+import { addInto, distinctRows, divideInPlace, firstNonFinite, gatherTableRows } from './flat.js';
 
 describe('addInto', () => {
   it('adds element-wise into the accumulator and leaves the addend alone', () => {
@@ -43,5 +43,17 @@ describe('firstNonFinite', () => {
   it('returns -1 when every value is finite', () => {
     expect(firstNonFinite(Float32Array.from([0, -0, 3.4e38, -3.4e38, 1e-45]))).toBe(-1);
     expect(firstNonFinite(new Float32Array(0))).toBe(-1);
+  });
+});
+
+describe('distinctRows and gatherTableRows', () => {
+  it('lists the distinct ids of several arrays in ascending order, ignoring values that are not rows', () => {
+    const ids = distinctRows([Float32Array.from([5, 1, 5, 3]), Float32Array.from([1, 0, 9, 2.5, -1])], 6);
+    expect(Array.from(ids)).toEqual([0, 1, 3, 5]);
+  });
+
+  it('packs the named rows of a table', () => {
+    const table = Float32Array.from([0, 0, 10, 11, 20, 21, 30, 31]);
+    expect(Array.from(gatherTableRows(table, Uint32Array.from([1, 3]), 2))).toEqual([10, 11, 30, 31]);
   });
 });

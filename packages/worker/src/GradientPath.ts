@@ -1,4 +1,4 @@
-import { ShapeError, type ResolvedBackend } from '@adamant/core';
+import { distinctRows, gatherTableRows, ShapeError, type ResolvedBackend } from '@adamant/core';
 
 /** An embedding table's gradient restricted to the rows a chunk touched. */
 export interface SparseRows {
@@ -38,22 +38,8 @@ export interface GradientPath {
  * Rows come out ascending, so the result is independent of token order.
  */
 export function touchedRows(tokenIds: Float32Array, vocabulary: number, dim: number, tableGrad: Float32Array): SparseRows {
-  const seen = new Uint8Array(vocabulary);
-  let count = 0;
-  for (let i = 0; i < tokenIds.length; i++) {
-    const id = tokenIds[i]!;
-    if (seen[id] === 0) {
-      seen[id] = 1;
-      count++;
-    }
-  }
-  const rows = new Uint32Array(count);
-  for (let id = 0, k = 0; id < vocabulary; id++) if (seen[id]) rows[k++] = id;
-  const values = new Float32Array(count * dim);
-  rows.forEach((row, k) => {
-    values.set(tableGrad.subarray(row * dim, row * dim + dim), k * dim);
-  });
-  return { rows, values };
+  const rows = distinctRows([tokenIds], vocabulary);
+  return { rows, values: gatherTableRows(tableGrad, rows, dim) };
 }
 
 /** Checks that every token id is an integer row of the embedding table, naming the first that is not. */

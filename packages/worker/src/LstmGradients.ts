@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ParamLayout, ShapeError, buildModel, type LayerSpec, type ResolvedBackend, type WorkerJob } from '@adamant/core';
+import { distinctRows, ParamLayout, ShapeError, buildModel, type LayerSpec, type ResolvedBackend, type WorkerJob } from '@adamant/core';
 import { checkTokenIds, type ChunkGradient, type GradientPath, type SparseRows } from './GradientPath.js';
 
 type LstmSpec = Extract<LayerSpec, { type: 'lstm' }>;
@@ -351,16 +351,8 @@ export class LstmGradients implements GradientPath {
   private embeddingRows(ids: Float32Array, dInput: Float32Array, B: number): SparseRows {
     const { vocabulary, dim } = this.embedding!;
     const T = this.timesteps;
-    const slot = new Int32Array(vocabulary).fill(-1);
-    const order: number[] = [];
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k]!;
-      if (slot[id] === -1) {
-        slot[id] = 0;
-        order.push(id);
-      }
-    }
-    const rows = Uint32Array.from(order).sort();
+    const rows = distinctRows([ids], vocabulary);
+    const slot = new Int32Array(vocabulary);
     rows.forEach((id, k) => {
       slot[id] = k;
     });
