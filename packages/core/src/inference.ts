@@ -24,6 +24,16 @@ const metadataSchema = z.object({
   tokenizer: z.object({ config: z.unknown(), words: z.array(z.string()) }).nullable().optional(),
 });
 
+/**
+ * The vocabulary saved with a model directory (text jobs), checked, or undefined when the
+ * directory has none: `--init` on a text job keeps it.
+ */
+export function savedTokenizer(dir: string): TokenizerJSON | undefined {
+  const parsed = metadataSchema.safeParse(readMetadata(dir));
+  const json = parsed.success ? parsed.data.tokenizer : undefined;
+  return json ? Tokenizer.fromJSON(json as TokenizerJSON).toJSON() : undefined;
+}
+
 /** Loads a model directory written by `adamant train` (model.json, weights.bin, adamant.json). */
 export async function loadSavedModel(dir: string): Promise<SavedModel> {
   const metaPath = path.join(dir, METADATA_JSON);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Coordinator, type TrainingResult, type WorkerEvent } from '@adamant/coordinator';
-import { loadJobConfig, loadModel, readMetadata, type Log, type TokenizerJSON } from '@adamant/core';
+import { loadJobConfig, loadModel, savedTokenizer, type Log } from '@adamant/core';
 import { TrainingProgress } from '../progress.js';
 
 export interface TrainingOptions {
@@ -9,12 +9,6 @@ export interface TrainingOptions {
   init?: string;
   out?: string;
   json?: boolean;
-}
-
-/** The vocabulary saved with a model directory, if it has one (text jobs). */
-function savedTokenizer(dir: string): TokenizerJSON | undefined {
-  const meta = readMetadata(dir) as { tokenizer?: TokenizerJSON | null } | undefined;
-  return meta?.tokenizer ?? undefined;
 }
 
 /** Where a run's model goes when `--out` is not given: runs/<config name>-<time>. */
