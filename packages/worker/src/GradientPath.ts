@@ -24,6 +24,7 @@ export interface ChunkGradient {
 export interface GradientPath {
   readonly backend: ResolvedBackend;
   readonly paramCount: number;
+  /** The path may keep views into `flat`: leave it unchanged until the next setWeights. */
   setWeights(flat: Float32Array): void;
   /**
    * x: samples x inputShape (token ids as floats for an embedding), y: one target per sample.

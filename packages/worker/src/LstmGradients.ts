@@ -136,7 +136,8 @@ export class LstmGradients implements GradientPath {
 
   setWeights(flat: Float32Array): void {
     if (flat.length !== this.paramCount) throw new ShapeError(`expected ${this.paramCount} parameters, got ${flat.length}`);
-    if (this.embedding) this.embedding.table.set(flat.subarray(0, this.embedding.table.length));
+    // A view, not a copy: the table is most of the model, and the caller keeps `flat` unchanged until the next call.
+    if (this.embedding) this.embedding.table = flat.subarray(0, this.embedding.table.length);
     for (const layer of this.lstms) {
       const g = 4 * layer.units;
       const [k, r, b] = layer.offsets;
