@@ -75,7 +75,7 @@ describe('LSTM text classification', () => {
     const config = loadJobConfig(configPath);
     const data = prepareData(config);
     const model = await loadModel(initDir);
-    const { learningRate, beta1, beta2, epsilon } = config.optimizer.adam;
+    const { learningRate, beta1, beta2, epsilon } = config.optimizer;
     model.compile({ optimizer: tf.train.adam(learningRate, beta1, beta2, epsilon), loss: 'binaryCrossentropy' });
     const x = tf.tensor2d(data.train.x, [data.train.rows, 12]);
     const y = tf.tensor2d(data.train.y, [data.train.rows, 1]);
@@ -120,18 +120,26 @@ describe('LSTM text classification', () => {
     expect(words(fresh)).not.toEqual(words(initDir));
   });
 
-  it('evaluates and predicts with the saved vocabulary', async () => {
-    const evaluation = await runCli(['evaluate', outDir(2), path.join(tmp.dir, 'emails.jsonl'), '--json']);
+  it('evaluates and predicts with the saved vocabulary, and the two agree', async () => {
+    const file = path.join(tmp.dir, 'emails.jsonl');
+    const evaluation = await runCli(['evaluate', outDir(2), file, '--json']);
     expect(evaluation.code, evaluation.stderr).toBe(0);
     const result = jsonResult(evaluation) as { samples: number; loss: number; metrics: { accuracy: number } };
     expect(result.samples).toBe(150);
-    expect(result.loss).toBeGreaterThan(0);
-    expect(result.metrics.accuracy).toBeGreaterThanOrEqual(0);
-    const prediction = await runCli(['predict', outDir(2), 'win free cash prize', 'the kernel patch review', '--json']);
+    // Recompute loss and accuracy from `predict`'s probabilities for the same texts.
+    const rows = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { text: string; label: number });
+    const prediction = await runCli(['predict', outDir(2), ...rows.map((r) => r.text), '--json']);
     expect(prediction.code, prediction.stderr).toBe(0);
-    const probabilities = jsonResult({ ...prediction, stdout: prediction.stdout }) as unknown as { probability: number }[];
-    expect(probabilities).toHaveLength(2);
-    for (const p of probabilities) expect(p.probability).toBeGreaterThan(0);
+    const probabilities = (JSON.parse(prediction.stdout.trim().split('\n').at(-1)!) as { probability: number }[]).map((p) => p.probability);
+    expect(probabilities).toHaveLength(150);
+    const eps = 1e-7;
+    const bce = rows.reduce((sum, r, i) => {
+      const p = Math.min(Math.max(probabilities[i]!, eps), 1 - eps);
+      return sum - (r.label * Math.log(p) + (1 - r.label) * Math.log(1 - p));
+    }, 0) / rows.length;
+    const accuracy = rows.filter((r, i) => (probabilities[i]! > 0.5 ? 1 : 0) === r.label).length / rows.length;
+    expect(result.loss).toBeCloseTo(bce, 4);
+    expect(result.metrics.accuracy).toBeCloseTo(accuracy, 6);
     // The saved model is an ordinary tfjs layers model.
     const loaded = await loadModel(outDir(2));
     expect(loaded.layers.map((l) => l.getClassName())).toEqual(['Embedding', 'LSTM', 'LSTM', 'Dense']);

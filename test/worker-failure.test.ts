@@ -33,9 +33,9 @@ describe('a worker that dies in the middle of a step', () => {
   });
   afterAll(() => tmp.cleanup());
 
-  async function startCoordinator(out: string, minWorkers: number) {
+  async function startCoordinator(out: string, minWorkers: number, extra: string[] = []) {
     const started = await startCli(
-      ['coordinator', configPath, '--port', '0', '--host', '127.0.0.1', '--token', 'tok', '--min-workers', String(minWorkers), '--out', out, '--json'],
+      ['coordinator', configPath, '--port', '0', '--host', '127.0.0.1', '--token', 'tok', '--min-workers', String(minWorkers), '--out', out, '--json', ...extra],
       /listening on 127\.0\.0\.1:(\d+)/,
     );
     stop.push(() => started.child.kill('SIGKILL'));
@@ -67,17 +67,37 @@ describe('a worker that dies in the middle of a step', () => {
     expect(weightBytes(out).equals(weightBytes(baselineDir))).toBe(true);
   });
 
-  it('a worker process killed with SIGKILL mid-training changes nothing', async () => {
+  it('a worker process killed with SIGKILL while it owes chunks changes nothing', async () => {
     const out = path.join(tmp.dir, 'killed');
-    const coordinator = await startCoordinator(out, 2);
+    const coordinator = await startCoordinator(out, 2, ['--log-level', 'debug']);
     const survivor = startCli(['worker', '--connect', coordinator.url, '--token', 'tok'], /training finished/);
-    // --log-level debug is not needed: "joined" at info level tells us it is computing.
     const victim = await startCli(['worker', '--connect', coordinator.url, '--token', 'tok'], /joined/);
     stop.push(() => victim.child.kill('SIGKILL'));
-    await new Promise((r) => setTimeout(r, 150));
+    // Once the coordinator counts it as ready, freeze the victim, then wait until it owes chunks:
+    // the last step the coordinator sent it chunks of stays unfinished, which only a frozen
+    // worker's missing answers can cause (the survivor answers within milliseconds).
+    const pid = victim.child.pid;
+    await expect.poll(() => new RegExp(`worker joined worker=\\S+:${pid} `).test(coordinator.output()), { timeout: 30_000 }).toBe(true);
+    victim.child.kill('SIGSTOP');
+    const sentToVictim = new RegExp(`chunks sent worker=\\S+:${pid} \\(.*step=(\\d+) chunks=`, 'g');
+    const lastStepSent = () => [...coordinator.output().matchAll(sentToVictim)].at(-1)?.[1];
+    const finished = (step: string) => new RegExp(`step done step=${step} `).test(coordinator.output());
+    await expect
+      .poll(
+        async () => {
+          const step = lastStepSent();
+          if (step === undefined || finished(step)) return false;
+          await new Promise((r) => setTimeout(r, 500));
+          return lastStepSent() === step && !finished(step);
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
     victim.child.kill('SIGKILL');
     await survivor;
     expect(await coordinator.exited).toBe(0);
+    const left = coordinator.output().match(/worker left .*reassigned=(\d+)/);
+    expect(Number(left?.[1])).toBeGreaterThanOrEqual(1);
     expect(coordinator.output()).toMatch(/"steps":39/);
     expect(weightBytes(out).equals(weightBytes(baselineDir))).toBe(true);
   });

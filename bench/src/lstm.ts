@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { buildModel, mulberry32, ParamLayout, useBackend, type LayerSpec, type ResolvedBackend, type WorkerJob } from '@adamant/core';
-import { LstmGradients } from '@adamant/worker';
+import { FusedLstmGradients } from '@adamant/worker';
 import { heading, nsPerCall, row } from './measure.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,7 +44,7 @@ async function fusedTokensPerSecond(backend: ResolvedBackend, shape: Shape): Pro
   const weights = layout.read(model);
   model.dispose();
   const job: WorkerJob = { layers: layers(shape), loss: 'binaryCrossentropy', metrics: ['accuracy'], backend, seed: 1, inputShape: [shape.length], paramCount: layout.size };
-  const gradients = new LstmGradients(job, backend);
+  const gradients = new FusedLstmGradients(job, backend);
   gradients.setWeights(weights);
   const { x, y } = batchOf(shape);
   const chunk = Math.min(32, shape.batch);

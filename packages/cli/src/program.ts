@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES } from '@adamant/core';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { evaluateCommand, predictCommand } from './commands/inference.js';
 import { trainCommand } from './commands/train.js';
@@ -26,7 +27,7 @@ function wsUrl(value: string): string {
   return value;
 }
 
-const backendOption = (what = 'TensorFlow.js backend, overriding the config') => new Option('--backend <name>', what).choices(['auto', 'tensorflow', 'wasm', 'cpu']);
+const backendOption = (what = 'TensorFlow.js backend, overriding the config') => new Option('--backend <name>', what).choices(BACKEND_NAMES);
 const logLevelOption = (fallback: string) => new Option('--log-level <level>', 'log detail on stderr').choices(logLevels).default(fallback);
 const logJsonOption = () => new Option('--log-json', 'log JSON lines (for log collectors) instead of text');
 

@@ -1,3 +1,7 @@
-export { Coordinator, type CoordinatorOptions, type EpochReport, type StepReport, type TrainingResult, type WorkerEvent } from './Coordinator.js';
+export { Coordinator, type CoordinatorOptions } from './Coordinator.js';
+export type { EpochReport, StepReport, TrainingResult, WorkerEvent } from './reports.js';
+export type { ListenAddress, ListenTarget } from './WorkerServer.js';
+export { ParameterServer, type ParameterServerState } from './ParameterServer.js';
+export type { TrainingPosition } from './TrainingLoop.js';
 export { GradientReducer } from './GradientReducer.js';
 export { assignChunks } from './assignChunks.js';

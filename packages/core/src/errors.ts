@@ -66,6 +66,14 @@ export class NumericError extends AdamantError {
   }
 }
 
+/**
+ * An optimizer state (from a checkpoint) that does not fit the optimizer it is restored into:
+ * another optimizer, or slots of other sizes. A ShapeError (E_SHAPE), named for what it checks.
+ */
+export class OptimizerStateError extends ShapeError {
+  override name = 'OptimizerStateError';
+}
+
 export class ProtocolError extends AdamantError {
   override name = 'ProtocolError';
   constructor(message: string, code: 'E_PROTOCOL' | 'E_VERSION' | 'E_AUTH' = 'E_PROTOCOL') {

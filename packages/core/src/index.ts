@@ -1,17 +1,117 @@
-export * from './errors.js';
-export * from './config.js';
-export * from './rng.js';
-export * from './plan.js';
-export * from './adam.js';
-export * from './flat.js';
-export * from './layout.js';
-export * from './model.js';
-export * from './losses.js';
-export * from './modelio.js';
-export * from './data.js';
-export * from './protocol.js';
-export * from './backend.js';
-export * from './log.js';
-export * from './text.js';
-export * from './textData.js';
-export * from './inference.js';
+/**
+ * @adamant/core: what the coordinator, the workers and the CLI share. No sockets: the job config
+ * (config/), data loading and batch planning (data/), the model and its flat parameter layout
+ * (model/), the optimizers (optim/), and the wire protocol with its payloads (wire/).
+ */
+
+// ---- errors and logging -----------------------------------------------------------------
+export {
+  AdamantError,
+  BackendError,
+  ConfigError,
+  ConnectError,
+  DataError,
+  type ErrorCode,
+  ModelError,
+  NumericError,
+  OptimizerStateError,
+  ProtocolError,
+  ShapeError,
+  toAdamantError,
+} from './errors.js';
+export { type Log, type LogFields, silentLog } from './log.js';
+
+// ---- job config ---------------------------------------------------------------------------
+export {
+  ACTIVATION_NAMES,
+  type ActivationName,
+  BACKEND_NAMES,
+  type BackendName,
+  LAYER_TYPES,
+  type LayerType,
+  LOSS_NAMES,
+  type LossName,
+  METRIC_NAMES,
+  type MetricName,
+  OPTIMIZER_NAMES,
+  type OptimizerName,
+  RESOLVED_BACKEND_NAMES,
+  type ResolvedBackend,
+} from './config/names.js';
+export { type AdamConfig, type AdamSpec, adamSpecSchema, type OptimizerSpec, optimizerSpecSchema } from './config/optimizer.js';
+export { chunkSizeOf, loadJobConfig, parseJobConfig } from './config/parse.js';
+export {
+  type DataSpec,
+  type JobConfig,
+  jobConfigSchema,
+  KERAS_FILTERS,
+  type LayerSpec,
+  layerSpecSchema,
+  type TableDataSpec,
+  type TextDataSpec,
+  type TokenizerSpec,
+  tokenizerSpecSchema,
+} from './config/schema.js';
+
+// ---- randomness and flat loops ----------------------------------------------------------------
+export { mixSeed, mulberry32, SEED_PURPOSE } from './rng.js';
+export { addInto, distinctRows, divideInPlace, firstNonFinite, gatherTableRows } from './flat.js';
+
+// ---- data -------------------------------------------------------------------------------
+export type { BadRowReport, Dataset, Normalization, PreparedData } from './data/dataset.js';
+export { type BatchPlan, batchesPerEpoch, type ChunkPlan, epochOrder, planEpoch } from './data/plan.js';
+export { prepareData } from './data/prepare.js';
+export { applyNormalization, fitNormalization, gatherRows, loadCsv, splitValidation } from './data/table.js';
+export { encodeTexts, prepareTextData, readTextRecords, type TextRecord } from './data/textData.js';
+export { padSequence, Tokenizer, type TokenizerJSON, wordsOf } from './data/tokenizer.js';
+
+// ---- model ------------------------------------------------------------------------------
+export { type BackendOptions, useBackend } from './model/backend.js';
+export { type BuildOptions, buildModel, type EmbeddingTable, embeddingTable, hasEmbedding, layerName, resolveInputShape, sampleShape } from './model/buildModel.js';
+export { evaluateSaved, type Evaluation, predictTexts, readDataFor, type SavedModel, loadSavedModel } from './model/inference.js';
+export { type ParamEntry, ParamLayout, weightNameAt } from './model/layout.js';
+export { type EvalSums, evaluateSums, meansOf, perSampleLoss, perSampleMetric } from './model/losses.js';
+export {
+  METADATA_JSON,
+  readSavedMetadata,
+  type SavedModelMetadata,
+  savedModelMetadataSchema,
+  savedNormalization,
+  savedTokenizer,
+  writeMetadata,
+} from './model/metadata.js';
+export { fileLoadHandler, loadModel, MODEL_JSON, saveModel, WEIGHTS_BIN } from './model/modelio.js';
+
+// ---- optimizers -------------------------------------------------------------------------
+export { Adam } from './optim/adam.js';
+export { createOptimizer } from './optim/createOptimizer.js';
+export type { Optimizer, OptimizerState } from './optim/optimizer.js';
+
+// ---- wire -------------------------------------------------------------------------------
+export { floatBytes, readFloats, readUint32s, wordBytes } from './wire/bytes.js';
+export { createCodec, type MessageCodec } from './wire/codec.js';
+export {
+  type ChunkGradient,
+  type ChunkGradientPart,
+  decodeChunkGradient,
+  decodeStepWeights,
+  describeNonFinite,
+  encodeChunkResult,
+  readTableRows,
+  type SparseRows,
+  stepTableRows,
+} from './wire/payloads.js';
+export {
+  type ChunkAssignment,
+  type ChunkResult,
+  type CoordinatorMessage,
+  coordinatorMessageSchema,
+  type Hello,
+  PROTOCOL_VERSION,
+  type Reject,
+  type StepMessage,
+  type WorkerJob,
+  workerJobSchema,
+  type WorkerMessage,
+  workerMessageSchema,
+} from './wire/protocol.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mixSeed, mulberry32 } from './rng.js';
+import { mixSeed, mulberry32, SEED_PURPOSE } from './rng.js';
 
 function draws(random: () => number, n: number): number[] {
   return Array.from({ length: n }, () => random());
@@ -43,5 +43,11 @@ describe('mixSeed', () => {
   it('depends on every part', () => {
     expect(mixSeed(1, 2, 3)).not.toBe(mixSeed(1, 2, 4));
     expect(mixSeed(1, 2)).not.toBe(mixSeed(1, 2, 0));
+  });
+});
+
+describe('SEED_PURPOSE', () => {
+  it('keeps the purpose keys every saved run was drawn with', () => {
+    expect(SEED_PURPOSE).toEqual({ shuffle: 1, dropout: 2 });
   });
 });

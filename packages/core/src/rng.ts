@@ -14,6 +14,22 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * The purpose keys of Adamant's random streams: the second part of the `mixSeed` key, so that
+ * shuffles and dropout masks never share a stream. Every random stream of a run, and its key:
+ *
+ * - shuffle, the order of epoch `epoch`: `mixSeed(seed, SEED_PURPOSE.shuffle, epoch)` (data/plan.ts).
+ * - dropout, chunk `chunkIndex` of step `step`: `chunkSeed = mixSeed(seed, SEED_PURPOSE.dropout, step, chunkIndex)`,
+ *   sent with the chunk (coordinator); then per dropout layer `mixSeed(chunkSeed, layerIndex)` (worker).
+ * - layer init, weight `k` of layer `layerIndex`: `mixSeed(seed, layerIndex, k)` (model/buildModel.ts).
+ *   These keys carry no purpose tag and overlap the purpose keys' shape: the kernel of the layer
+ *   at index 1 is seeded by `mixSeed(seed, 1, 0)`, the very key of epoch 0's shuffle (they feed
+ *   different generators). They stay as they are so that saved runs reproduce bit for bit.
+ *
+ * The values are part of every result: never change them.
+ */
+export const SEED_PURPOSE = { shuffle: 1, dropout: 2 } as const;
+
 /** Mixes several integers into one 32-bit seed (a murmur3-style finaliser per step). */
 export function mixSeed(...parts: number[]): number {
   let h = 0x9e3779b9;

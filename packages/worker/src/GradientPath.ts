@@ -1,24 +1,7 @@
-import { distinctRows, gatherTableRows, ShapeError, type ResolvedBackend } from '@adamant/core';
+import { distinctRows, gatherTableRows, ShapeError, type ChunkGradient, type ResolvedBackend, type SparseRows } from '@adamant/core';
 
-/** An embedding table's gradient restricted to the rows a chunk touched. */
-export interface SparseRows {
-  /** Touched row ids, ascending. */
-  rows: Uint32Array;
-  /** rows.length x dim gradient sums, in the order of `rows`. */
-  values: Float32Array;
-}
-
-export interface ChunkGradient {
-  /**
-   * Gradient sums over the chunk's samples, in layout order: of every parameter when the model
-   * has no embedding, else of every parameter after the embedding table (which comes first).
-   */
-  dense: Float32Array;
-  /** The embedding table's gradient, only for the rows the chunk's tokens touched. */
-  sparse?: SparseRows;
-  lossSum: number;
-  metricSums: number[];
-}
+// A chunk's gradient (ChunkGradient, SparseRows) is a wire payload: its type lives in core.
+export type { ChunkGradient, SparseRows };
 
 /** One way of computing a chunk's gradient: tfjs autodiff, or the fused LSTM path. */
 export interface GradientPath {

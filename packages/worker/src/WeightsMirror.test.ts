@@ -35,7 +35,7 @@ describe('WeightsMirror', () => {
 
   it('refuses rows outside the table and steps without rows, naming the peer', () => {
     const mirror = new WeightsMirror(job);
-    expect(() => mirror.update(step([1, 2, 3], [4], [1, 1]), 'coordinator ws://x')).toThrow('coordinator ws://x: embedding row 4 is outside 0..3');
+    expect(() => mirror.update(step([1, 2, 3], [4], [1, 1]), 'coordinator ws://x')).toThrow('coordinator ws://x: embedding rows must be ascending ids below 4; found 4 at 0');
     expect(() => mirror.update(step([1, 2, 3]), 'coordinator ws://x')).toThrow('coordinator ws://x: sent a step without the embedding rows');
     expect(() => mirror.update(step([1, 2], [0], [1, 1]), 'coordinator ws://x')).toThrow(/weights has 2 values, expected 3/);
   });

@@ -1,4 +1,4 @@
-import { embeddingTable, ProtocolError, readFloats, readUint32s, type EmbeddingTable, type StepMessage, type WorkerJob } from '@adamant/core';
+import { decodeStepWeights, embeddingTable, type EmbeddingTable, type StepMessage, type WorkerJob } from '@adamant/core';
 
 /**
  * The worker's copy of the parameter vector. A step brings the dense weights whole, but only
@@ -14,23 +14,8 @@ export class WeightsMirror {
     this.table = embeddingTable(job.layers);
   }
 
-  /** Takes a step's weights into the mirror and returns the full vector. */
+  /** Takes a step's weights into the mirror (checked before anything is written) and returns the full vector. */
   update(message: StepMessage, peer: string): Float32Array {
-    const tableSize = this.table ? this.table.rows * this.table.dim : 0;
-    this.flat.set(readFloats(message.weights, this.flat.length - tableSize, 'weights', peer), tableSize);
-    if (!this.table) {
-      if (message.tableRows || message.tableValues) throw new ProtocolError(`${peer}: sent embedding rows, but the model has no embedding`);
-      return this.flat;
-    }
-    if (!message.tableRows || !message.tableValues) throw new ProtocolError(`${peer}: sent a step without the embedding rows`);
-    const { rows: vocabulary, dim } = this.table;
-    const rows = readUint32s(message.tableRows, 'embedding rows', peer);
-    const values = readFloats(message.tableValues, rows.length * dim, 'embedding values', peer);
-    for (let k = 0; k < rows.length; k++) {
-      const row = rows[k]!;
-      if (row >= vocabulary) throw new ProtocolError(`${peer}: embedding row ${row} is outside 0..${vocabulary - 1}`);
-      this.flat.set(values.subarray(k * dim, (k + 1) * dim), row * dim);
-    }
-    return this.flat;
+    return decodeStepWeights(message, this.flat, this.table, peer);
   }
 }

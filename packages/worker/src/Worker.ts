@@ -4,7 +4,7 @@ import {
   AdamantError,
   ConnectError,
   createCodec,
-  wordBytes,
+  encodeChunkResult,
   PROTOCOL_VERSION,
   ProtocolError,
   readFloats,
@@ -151,16 +151,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       const x = readFloats(chunk.x, undefined, `chunk ${chunk.index} inputs`, peer);
       const y = readFloats(chunk.y, chunk.samples, `chunk ${chunk.index} targets`, peer);
       const result = gradients.compute(x, y, chunk.samples, chunk.seed);
-      send({
-        type: 'chunk',
-        step: message.step,
-        index: chunk.index,
-        samples: chunk.samples,
-        lossSum: result.lossSum,
-        metricSums: result.metricSums,
-        grads: wordBytes(result.dense),
-        ...(result.sparse ? { sparseRows: wordBytes(result.sparse.rows), sparseValues: wordBytes(result.sparse.values) } : {}),
-      });
+      send(encodeChunkResult(message.step, chunk.index, chunk.samples, result));
       summary.chunks++;
       summary.samples += chunk.samples;
       // Let the socket breathe between chunks: results go out, and the coordinator's pings get pongs.

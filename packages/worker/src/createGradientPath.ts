@@ -1,7 +1,8 @@
 import { hasEmbedding, useBackend, type WorkerJob } from '@adamant/core';
-import { ChunkGradients } from './ChunkGradients.js';
+import { AutodiffGradients } from './AutodiffGradients.js';
+import { FusedLstmGradients } from './FusedLstmGradients.js';
 import type { GradientPath } from './GradientPath.js';
-import { LstmGradients, supportsFusedLstm } from './LstmGradients.js';
+import { supportsFusedLstm } from './fusedLstmSupport.js';
 
 /**
  * Picks how this worker computes gradients: the fused LSTM path where the model fits it, tfjs
@@ -11,5 +12,5 @@ import { LstmGradients, supportsFusedLstm } from './LstmGradients.js';
 export async function createGradientPath(job: WorkerJob, backendOverride?: WorkerJob['backend']): Promise<GradientPath> {
   const fused = supportsFusedLstm(job) && process.env.ADAMANT_GRADIENTS !== 'autodiff';
   const backend = await useBackend(backendOverride ?? job.backend, { needsSegmentSum: !fused && hasEmbedding(job.layers) });
-  return fused ? new LstmGradients(job, backend) : ChunkGradients.create(job, backend);
+  return fused ? new FusedLstmGradients(job, backend) : AutodiffGradients.create(job, backend);
 }

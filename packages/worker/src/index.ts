@@ -1,5 +1,6 @@
-export { ChunkGradients } from './ChunkGradients.js';
-export { LstmGradients, supportsFusedLstm } from './LstmGradients.js';
+export { AutodiffGradients } from './AutodiffGradients.js';
+export { FusedLstmGradients } from './FusedLstmGradients.js';
+export { fusedLstmSupport, supportsFusedLstm, type FusedLstmSupport } from './fusedLstmSupport.js';
 export { createGradientPath } from './createGradientPath.js';
 export type { ChunkGradient, GradientPath, SparseRows } from './GradientPath.js';
 export { runWorker, type WorkerOptions, type WorkerSummary } from './Worker.js';

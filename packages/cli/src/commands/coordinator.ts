@@ -26,7 +26,7 @@ export async function coordinatorCommand(configPath: string, options: Coordinato
   const out = options.out ?? defaultOutDir(configPath);
   try {
     if (coordinator.config.epochs > 0) {
-      const { port } = await coordinator.listen();
+      const { port } = await coordinator.listen({ host: options.host, port: options.port });
       const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'THIS_HOST' : options.host;
       process.stderr.write(
         `adamant coordinator listening on ${options.host}:${port}; waiting for ${options.minWorkers} worker(s). Start each with:\n` +

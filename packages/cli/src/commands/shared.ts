@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { Coordinator, type TrainingResult, type WorkerEvent } from '@adamant/coordinator';
-import { loadJobConfig, loadModel, savedTokenizer, type Log } from '@adamant/core';
+import { loadJobConfig, loadModel, savedTokenizer, type BackendName, type Log } from '@adamant/core';
 import { TrainingProgress } from '../progress.js';
 
 export interface TrainingOptions {
   epochs?: number;
-  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  backend?: BackendName;
   init?: string;
   out?: string;
   json?: boolean;
@@ -22,7 +22,7 @@ export function defaultOutDir(configPath: string): string {
 /** Loads the config, applies command-line overrides, and builds the coordinator with its progress display. */
 export async function prepareCoordinator(
   configPath: string,
-  options: TrainingOptions & { host?: string; port?: number; token?: string; minWorkers?: number; workerTimeoutMs?: number; heartbeatMs?: number },
+  options: TrainingOptions & { token?: string; minWorkers?: number; workerTimeoutMs?: number; heartbeatMs?: number },
   log: Log,
   onWorker?: (e: WorkerEvent) => void,
 ): Promise<{ coordinator: Coordinator; progress: TrainingProgress }> {
@@ -35,8 +35,6 @@ export async function prepareCoordinator(
     ...(initTokenizer ? { tokenizer: initTokenizer } : {}),
     config,
     source: configPath,
-    ...(options.host !== undefined ? { host: options.host } : {}),
-    ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.minWorkers !== undefined ? { minWorkers: options.minWorkers } : {}),
     ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),

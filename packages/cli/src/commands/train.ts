@@ -29,7 +29,7 @@ interface LocalWorker {
 export async function trainCommand(configPath: string, options: TrainCommandOptions): Promise<void> {
   const log = createLog(options.logLevel, options.logJson === true);
   const token = randomBytes(16).toString('hex');
-  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, host: '127.0.0.1', port: 0, token, minWorkers: options.workers, heartbeatMs: options.heartbeat * 1000 }, log);
+  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, token, minWorkers: options.workers, heartbeatMs: options.heartbeat * 1000 }, log);
   const out = options.out ?? defaultOutDir(configPath);
   const workers: LocalWorker[] = [];
   let finished = false;
@@ -44,7 +44,7 @@ export async function trainCommand(configPath: string, options: TrainCommandOpti
   process.once('SIGTERM', onSignal);
   try {
     if (coordinator.config.epochs > 0) {
-      const { url } = await coordinator.listen();
+      const { url } = await coordinator.listen({ host: '127.0.0.1', port: 0 });
       for (let index = 1; index <= options.workers; index++) {
         const args = [cliEntry, 'worker', '--connect', url, '--connect-timeout', '10', '--log-level', options.logLevel];
         if (options.backend) args.push('--backend', options.backend);

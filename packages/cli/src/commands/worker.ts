@@ -1,10 +1,11 @@
+import type { BackendName } from '@adamant/core';
 import { runWorker } from '@adamant/worker';
 import { createLog, type LogLevel } from '../logger.js';
 
 export interface WorkerCommandOptions {
   connect: string;
   token?: string;
-  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  backend?: BackendName;
   connectTimeout: number;
   logLevel: LogLevel;
   logJson?: boolean;

@@ -1,0 +1,44 @@
+import type { ResolvedBackend } from '@adamant/core';
+
+// What the coordinator tells its embedder (the CLI) while a job runs and when it ends.
+
+export interface WorkerEvent {
+  kind: 'joined' | 'left';
+  workerId: number;
+  name: string;
+  backend?: string;
+  reason?: string;
+  workers: number;
+}
+
+export interface StepReport {
+  epoch: number;
+  batch: number;
+  batches: number;
+  step: number;
+  samples: number;
+  /** Mean loss of this batch, before the update. */
+  loss: number;
+}
+
+export interface EpochReport {
+  epoch: number;
+  epochs: number;
+  /** Mean training loss over the epoch's samples (computed before each step's update, as Keras reports it). */
+  loss: number;
+  metrics: Record<string, number>;
+  valLoss?: number;
+  valMetrics?: Record<string, number>;
+  seconds: number;
+}
+
+export interface TrainingResult {
+  epochs: number;
+  steps: number;
+  samples: number;
+  seconds: number;
+  backend: ResolvedBackend;
+  workerBackends: string[];
+  final?: EpochReport;
+  history: EpochReport[];
+}

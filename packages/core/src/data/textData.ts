@@ -1,0 +1,193 @@
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import type { TextDataSpec } from '../config/schema.js';
+import { DataError } from '../errors.js';
+import { columnIndex, csvParseError, headerOf, readText } from './csv.js';
+import type { Dataset, PreparedData } from './dataset.js';
+import { padSequence, Tokenizer, type TokenizerJSON } from './tokenizer.js';
+
+/** One usable row: its text, its 0/1 label and the (1-based) line it starts on. */
+export interface TextRecord {
+  text: string;
+  label: 0 | 1;
+  line: number;
+}
+
+/** How many bad-row reasons a BadRowReport keeps. */
+const BAD_ROW_EXAMPLES = 5;
+
+type Fields = Pick<TextDataSpec, 'textField' | 'labelField'>;
+
+function formatOf(spec: Pick<TextDataSpec, 'path' | 'format'>): 'csv' | 'jsonl' {
+  if (spec.format) return spec.format;
+  const ext = path.extname(spec.path).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  if (ext === '.csv') return 'csv';
+  throw new DataError(`${spec.path}: cannot tell the format from the extension ${JSON.stringify(ext)}; set data.format to "csv" or "jsonl"`);
+}
+
+/** A value for a message: JSON, cut short so the message stays one readable line. */
+function show(value: unknown): string {
+  const s = JSON.stringify(value) ?? String(value);
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/** Checks one row's text and label; returns the record, or the reason it is bad (without file:line). */
+function checkRow(text: unknown, hasText: boolean, label: unknown, hasLabel: boolean, fields: Fields): { text: string; label: 0 | 1 } | string {
+  if (!hasText || text === undefined) return `missing text field ${JSON.stringify(fields.textField)}`;
+  if (typeof text !== 'string') return `text field ${JSON.stringify(fields.textField)} is not a string: ${show(text)}`;
+  if (text.trim() === '') return `text field ${JSON.stringify(fields.textField)} is empty`;
+  if (!hasLabel || label === undefined) return `missing label field ${JSON.stringify(fields.labelField)}`;
+  if (label === 0 || label === '0' || label === false) return { text, label: 0 };
+  if (label === 1 || label === '1' || label === true) return { text, label: 1 };
+  return `label ${show(label)} is not 0 or 1`;
+}
+
+interface Row {
+  line: number;
+  result: { text: string; label: 0 | 1 } | string;
+}
+
+function jsonlRows(content: string, fields: Fields): Row[] {
+  const rows: Row[] = [];
+  const lines = content.replace(/^\uFEFF/, '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const source = lines[i]!;
+    if (source.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(source);
+    } catch {
+      rows.push({ line: i + 1, result: 'not valid JSON' });
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      rows.push({ line: i + 1, result: 'not a JSON object' });
+      continue;
+    }
+    const object = value as Record<string, unknown>;
+    const hasText = Object.hasOwn(object, fields.textField);
+    const hasLabel = Object.hasOwn(object, fields.labelField);
+    rows.push({ line: i + 1, result: checkRow(object[fields.textField], hasText, object[fields.labelField], hasLabel, fields) });
+  }
+  return rows;
+}
+
+/**
+ * CSV with a header row. A row's line is the line its record STARTS on (the header is line 1),
+ * also for quoted fields that span lines. It is counted from csv-parse's byte offsets, since its
+ * own line count runs ahead on CRLF line breaks inside quotes.
+ */
+function csvRows(file: string, content: string, fields: Fields): Row[] {
+  let parsed: { record: string[]; info: { bytes: number } }[];
+  try {
+    parsed = parse(content, { bom: true, skip_empty_lines: true, trim: true, info: true, relax_column_count: true }) as unknown as typeof parsed;
+  } catch (err) {
+    throw csvParseError(file, err);
+  }
+  const header = headerOf(file, parsed[0]?.record);
+  const textColumn = columnIndex(file, header, fields.textField, 'textField');
+  const labelColumn = columnIndex(file, header, fields.labelField, 'labelField');
+
+  const bytes = Buffer.from(content);
+  let cursor = 0;
+  let line = 1;
+  /** The 1-based line of byte `offset`; offsets must not decrease from call to call. */
+  const lineAt = (offset: number): number => {
+    for (; cursor < offset; cursor++) if (bytes[cursor] === 0x0a) line++;
+    return line;
+  };
+  let end = parsed[0]!.info.bytes;
+  const rows: Row[] = [];
+  for (let r = 1; r < parsed.length; r++) {
+    const { record, info } = parsed[r]!;
+    // The record starts after the previous one's end and the empty lines skipped since.
+    let start = end;
+    while (start < info.bytes && (bytes[start] === 0x0a || bytes[start] === 0x0d)) start++;
+    end = info.bytes;
+    const rowLine = lineAt(start);
+    if (record.length !== header.length) {
+      rows.push({ line: rowLine, result: `has ${record.length} fields, but the header has ${header.length}` });
+      continue;
+    }
+    rows.push({ line: rowLine, result: checkRow(record[textColumn], true, record[labelColumn], true, fields) });
+  }
+  return rows;
+}
+
+/**
+ * Reads a text-classification file (CSV with a header, or JSONL) into records with a 0/1 label.
+ * A bad row (no text, a label other than 0/1, a line that is not a JSON object) stops the read
+ * when data.badRows is "fail"; with "skip" it is left out and described in `bad` as
+ * "file:line: reason". A missing CSV column, an unreadable file, and a file without a single good
+ * row always throw a DataError.
+ */
+export function readTextRecords(spec: Pick<TextDataSpec, 'path' | 'format' | 'textField' | 'labelField' | 'badRows'>): {
+  records: TextRecord[];
+  bad: string[];
+} {
+  const file = spec.path;
+  const format = formatOf(spec);
+  const content = readText(file);
+  const rows = format === 'csv' ? csvRows(file, content, spec) : jsonlRows(content, spec);
+  const records: TextRecord[] = [];
+  const bad: string[] = [];
+  for (const { line, result } of rows) {
+    if (typeof result !== 'string') {
+      records.push({ text: result.text, label: result.label, line });
+      continue;
+    }
+    const description = `${file}:${line}: ${result}`;
+    if (spec.badRows === 'fail') throw new DataError(description);
+    bad.push(description);
+  }
+  if (records.length === 0) {
+    const why = bad.length > 0 ? `; all ${bad.length} rows are bad, the first: ${bad[0]!}` : '';
+    throw new DataError(`${file}: no rows with a text and a 0/1 label${why}`);
+  }
+  return { records, bad };
+}
+
+/** Token ids of each record, padded or truncated to maxLength (x), and the labels (y). */
+export function encodeTexts(
+  records: readonly Pick<TextRecord, 'text' | 'label'>[],
+  tokenizer: Tokenizer,
+  spec: Pick<TextDataSpec, 'maxLength' | 'padding' | 'truncating'>,
+): Dataset {
+  const rows = records.length;
+  const n = spec.maxLength;
+  const x = new Float32Array(rows * n);
+  const y = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const { text, label } = records[r]!;
+    padSequence(tokenizer.textToSequence(text), n, spec.padding, spec.truncating, x, r * n);
+    y[r] = label;
+  }
+  return { rows, featureCount: n, x, y };
+}
+
+/**
+ * Loads a text job's data: reads the records, holds out the last `validationSplit` of them (Keras's
+ * validation_split, before any shuffling), fits the tokenizer on the training texts only (or
+ * takes a saved one), and encodes both splits as padded token ids.
+ */
+export function prepareTextData(spec: TextDataSpec, validationSplit: number, saved?: TokenizerJSON): PreparedData {
+  const { records, bad } = readTextRecords(spec);
+  const trainRows = Math.floor(records.length * (1 - validationSplit));
+  if (trainRows === 0) throw new DataError(`${spec.path}: validationSplit ${validationSplit} leaves no training rows`);
+  const trainRecords = records.slice(0, trainRows);
+  // Training on from a saved model (--init) keeps its vocabulary: its embedding rows mean those words.
+  const tokenizer = saved
+    ? Tokenizer.fromJSON(saved)
+    : Tokenizer.fit(
+        trainRecords.map((r) => r.text),
+        spec.tokenizer,
+      );
+  return {
+    featureNames: Array.from({ length: spec.maxLength }, (_, i) => `t${i}`),
+    train: encodeTexts(trainRecords, tokenizer, spec),
+    validation: encodeTexts(records.slice(trainRows), tokenizer, spec),
+    tokenizer: tokenizer.toJSON(),
+    ...(bad.length > 0 ? { badRows: { count: bad.length, examples: bad.slice(0, BAD_ROW_EXAMPLES) } } : {}),
+  };
+}

@@ -1,0 +1,131 @@
+import { distinctRows, firstNonFinite, gatherTableRows } from '../flat.js';
+import { ProtocolError } from '../errors.js';
+import type { EmbeddingTable } from '../model/buildModel.js';
+import type { ParamLayout } from '../model/layout.js';
+import { readFloats, readUint32s, wordBytes } from './bytes.js';
+import type { ChunkResult, StepMessage } from './protocol.js';
+
+/**
+ * The binary payloads of step and chunk messages, both ends. When the model starts with an
+ * embedding table (`table`), the dense part of the parameter vector (everything after the table)
+ * travels whole and the table travels as rows: uint32 row ids, strictly ascending, and their
+ * values, ids x table.dim float32s. Without a table, everything is dense.
+ */
+
+/** Some rows of an embedding table: ascending ids and their values, rows.length x dim. */
+export interface SparseRows {
+  rows: Uint32Array;
+  values: Float32Array;
+}
+
+/** One chunk's gradient sums: the dense part, and the embedding rows the chunk touched. */
+export interface ChunkGradientPart {
+  /** Every parameter after the table (all parameters when there is no table). */
+  dense: Float32Array;
+  sparse?: SparseRows;
+}
+
+/** What a worker computed for one chunk. */
+export interface ChunkGradient extends ChunkGradientPart {
+  lossSum: number;
+  /** In the job's metric order. */
+  metricSums: number[];
+}
+
+const tableSizeOf = (table: EmbeddingTable | undefined): number => (table ? table.rows * table.dim : 0);
+
+/**
+ * Embedding row ids from wire bytes: uint32, strictly ascending, below `table.rows`. The one
+ * check for both directions; `what` names the field and `peer` the sender in the ProtocolError.
+ */
+export function readTableRows(bytes: Uint8Array, table: EmbeddingTable, what: string, peer: string): Uint32Array {
+  const rows = readUint32s(bytes, what, peer);
+  for (let k = 0; k < rows.length; k++) {
+    if (rows[k]! >= table.rows || (k > 0 && rows[k]! <= rows[k - 1]!)) {
+      throw new ProtocolError(`${peer}: ${what} must be ascending ids below ${table.rows}; found ${rows[k]} at ${k}`);
+    }
+  }
+  return rows;
+}
+
+// ---- worker -> coordinator: chunk results -------------------------------------------------
+
+/** The chunk result message for chunk `index` of step `step` (byte views of the gradient, no copies). */
+export function encodeChunkResult(step: number, index: number, samples: number, gradient: ChunkGradient): ChunkResult {
+  return {
+    type: 'chunk',
+    step,
+    index,
+    samples,
+    lossSum: gradient.lossSum,
+    metricSums: gradient.metricSums,
+    grads: wordBytes(gradient.dense),
+    ...(gradient.sparse ? { sparseRows: wordBytes(gradient.sparse.rows), sparseValues: wordBytes(gradient.sparse.values) } : {}),
+  };
+}
+
+/**
+ * Decodes a chunk result's gradient: the dense part and, when the model starts with an
+ * embedding, the rows it touched. Checks lengths and that row ids are ascending and in range.
+ */
+export function decodeChunkGradient(message: ChunkResult, layout: ParamLayout, table: EmbeddingTable | undefined, peer: string): ChunkGradientPart {
+  const what = `chunk ${message.index}`;
+  const dense = readFloats(message.grads, layout.size - tableSizeOf(table), `${what} gradient`, peer);
+  if (!table) {
+    if (message.sparseRows || message.sparseValues) throw new ProtocolError(`${peer}: ${what} has embedding rows, but the model has no embedding`);
+    return { dense };
+  }
+  if (!message.sparseRows || !message.sparseValues) throw new ProtocolError(`${peer}: ${what} lacks the embedding rows`);
+  const rows = readTableRows(message.sparseRows, table, `${what} embedding rows`, peer);
+  const values = readFloats(message.sparseValues, rows.length * table.dim, `${what} embedding values`, peer);
+  return { dense, sparse: { rows, values } };
+}
+
+/** Describes the first NaN or infinite gradient value of a chunk ("gradient of lstm_2/kernel[7] is NaN"), if any. */
+export function describeNonFinite(part: ChunkGradientPart, layout: ParamLayout, table: EmbeddingTable | undefined): string | undefined {
+  const bad = firstNonFinite(part.dense);
+  if (bad >= 0) return `gradient of ${layout.nameAt(tableSizeOf(table) + bad)} is ${part.dense[bad]}`;
+  if (!part.sparse || !table) return undefined;
+  const badRow = firstNonFinite(part.sparse.values);
+  if (badRow < 0) return undefined;
+  const row = part.sparse.rows[Math.floor(badRow / table.dim)]!;
+  return `gradient of ${layout.nameAt(row * table.dim + (badRow % table.dim))} is ${part.sparse.values[badRow]}`;
+}
+
+// ---- coordinator -> worker: steps ---------------------------------------------------------
+
+/**
+ * The embedding rows a step's chunks read (the distinct token ids of their inputs), with their
+ * current values from `params`: with an embedding, a worker gets only these rows of the table.
+ */
+export function stepTableRows(
+  inputs: readonly Float32Array[],
+  table: EmbeddingTable,
+  params: Float32Array,
+): { tableRows: Uint8Array<ArrayBuffer>; tableValues: Uint8Array<ArrayBuffer> } {
+  const rows = distinctRows(inputs, table.rows);
+  return { tableRows: wordBytes(rows), tableValues: wordBytes(gatherTableRows(params, rows, table.dim)) };
+}
+
+/**
+ * Takes a step's weights into `into`, the receiver's whole parameter vector, and returns it:
+ * the dense weights after the table, and the rows sent into the table. Rows not sent keep their
+ * old values (a chunk neither reads them nor gets a gradient for them). Everything is checked
+ * before anything is written.
+ */
+export function decodeStepWeights(message: StepMessage, into: Float32Array, table: EmbeddingTable | undefined, peer: string): Float32Array {
+  const tableSize = tableSizeOf(table);
+  const dense = readFloats(message.weights, into.length - tableSize, 'weights', peer);
+  if (!table) {
+    if (message.tableRows || message.tableValues) throw new ProtocolError(`${peer}: sent embedding rows, but the model has no embedding`);
+    into.set(dense);
+    return into;
+  }
+  if (!message.tableRows || !message.tableValues) throw new ProtocolError(`${peer}: sent a step without the embedding rows`);
+  const { dim } = table;
+  const rows = readTableRows(message.tableRows, table, 'embedding rows', peer);
+  const values = readFloats(message.tableValues, rows.length * dim, 'embedding values', peer);
+  into.set(dense, tableSize);
+  for (let k = 0; k < rows.length; k++) into.set(values.subarray(k * dim, (k + 1) * dim), rows[k]! * dim);
+  return into;
+}

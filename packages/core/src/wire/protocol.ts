@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { BACKEND_NAMES, LOSS_NAMES, METRIC_NAMES, RESOLVED_BACKEND_NAMES } from '../config/names.js';
+import { layerSpecSchema } from '../config/schema.js';
+
+/**
+ * The wire protocol between coordinator and workers: one msgpack-encoded message per WebSocket
+ * frame, decoded as `unknown` and narrowed by a schema before anyone trusts it (codec.ts). The
+ * binary fields' layouts are read and written in one place, payloads.ts.
+ * docs/protocol.md describes the exchange; bump PROTOCOL_VERSION on any incompatible change.
+ */
+export const PROTOCOL_VERSION = 1;
+
+const bytes = z.instanceof(Uint8Array);
+const nonNegInt = z.int().min(0);
+
+// ---- worker -> coordinator -------------------------------------------------------------
+
+/** "I am a worker speaking protocol N; here is my token." First frame on every connection. */
+const helloSchema = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.int(),
+  token: z.string().optional(),
+  /** Host name and pid, for logs and errors. */
+  name: z.string().max(256),
+});
+
+/** "I built the model on this backend and am ready for steps." */
+const readySchema = z.strictObject({
+  type: z.literal('ready'),
+  backend: z.enum(RESOLVED_BACKEND_NAMES),
+});
+
+/** "Here is the gradient sum of chunk `index` of step `step`." */
+const chunkResultSchema = z.strictObject({
+  type: z.literal('chunk'),
+  step: nonNegInt,
+  index: nonNegInt,
+  samples: z.int().positive(),
+  lossSum: z.number(),
+  metricSums: z.array(z.number()),
+  /**
+   * float32 little-endian gradient sums in parameter layout order: all parameters, or, when the
+   * model starts with an embedding, all parameters after its table.
+   */
+  grads: bytes,
+  /** The embedding rows this chunk touched: uint32 row ids, ascending. */
+  sparseRows: bytes.optional(),
+  /** Their gradient sums: float32, sparseRows.length x embedding dim. */
+  sparseValues: bytes.optional(),
+});
+
+/** "I cannot go on: here is why." Sent before a worker exits on an error. */
+const workerFailedSchema = z.strictObject({
+  type: z.literal('failed'),
+  code: z.string(),
+  message: z.string(),
+});
+
+export const workerMessageSchema = z.discriminatedUnion('type', [helloSchema, readySchema, chunkResultSchema, workerFailedSchema]);
+export type WorkerMessage = z.infer<typeof workerMessageSchema>;
+export type Hello = z.infer<typeof helloSchema>;
+export type ChunkResult = z.infer<typeof chunkResultSchema>;
+
+// ---- coordinator -> worker -------------------------------------------------------------
+
+/** What a worker needs to compute gradients: the model, the loss, and how inputs are shaped. */
+export const workerJobSchema = z.strictObject({
+  layers: z.array(layerSpecSchema).min(1),
+  loss: z.enum(LOSS_NAMES),
+  metrics: z.array(z.enum(METRIC_NAMES)),
+  backend: z.enum(BACKEND_NAMES),
+  seed: nonNegInt,
+  /** Shape of one sample's input, e.g. [13] features or [100] token ids. */
+  inputShape: z.array(z.int().positive()).min(1),
+  /** Length of the flat parameter vector; the worker checks its model against it. */
+  paramCount: nonNegInt,
+});
+export type WorkerJob = z.infer<typeof workerJobSchema>;
+
+/** "Welcome; you are worker N and this is the job." */
+const welcomeSchema = z.strictObject({
+  type: z.literal('welcome'),
+  protocol: z.int(),
+  workerId: nonNegInt,
+  job: workerJobSchema,
+  /** The coordinator pings four times per period; a worker hearing nothing for a whole period presumes it gone. */
+  heartbeatMs: z.int().positive(),
+});
+
+const chunkAssignmentSchema = z.strictObject({
+  index: nonNegInt,
+  samples: z.int().positive(),
+  /** Seed for this chunk's randomness (dropout masks), so any worker draws the same. */
+  seed: nonNegInt,
+  /** float32 inputs, samples x inputShape */
+  x: bytes,
+  /** float32 targets, one per sample */
+  y: bytes,
+});
+
+/** "Compute these chunks of step `step` from these weights." */
+const stepSchema = z.strictObject({
+  type: z.literal('step'),
+  step: nonNegInt,
+  /**
+   * float32 parameters in layout order: all of them, or, when the model starts with an
+   * embedding, those after its table.
+   */
+  weights: bytes,
+  /** The embedding rows these chunks read (uint32 ids, ascending): only those travel. */
+  tableRows: bytes.optional(),
+  /** Their values: float32, tableRows.length x embedding dim. */
+  tableValues: bytes.optional(),
+  chunks: z.array(chunkAssignmentSchema),
+});
+
+/** "I will not work with you: here is why." Sent before the coordinator closes a connection. */
+const rejectSchema = z.strictObject({
+  type: z.literal('reject'),
+  code: z.enum(['E_VERSION', 'E_AUTH', 'E_PROTOCOL']),
+  message: z.string(),
+});
+
+/** "Training is over; thank you." */
+const doneSchema = z.strictObject({ type: z.literal('done') });
+
+export const coordinatorMessageSchema = z.discriminatedUnion('type', [welcomeSchema, stepSchema, rejectSchema, doneSchema]);
+export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;
+export type StepMessage = z.infer<typeof stepSchema>;
+export type ChunkAssignment = z.infer<typeof chunkAssignmentSchema>;
+export type Reject = z.infer<typeof rejectSchema>;

@@ -1,0 +1,100 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  buildModel,
+  mixSeed,
+  ParamLayout,
+  perSampleLoss,
+  perSampleMetric,
+  ShapeError,
+  type ResolvedBackend,
+  type WorkerJob,
+} from '@adamant/core';
+import { checkTokenIds, touchedRows, type ChunkGradient, type GradientPath } from './GradientPath.js';
+
+/**
+ * Computes the gradient sum of one chunk with TensorFlow.js autodiff: the general path, for
+ * any model the config can describe. Chunks of the same rows and weights give bit-identical
+ * results on a given backend, whichever worker computes them: that is what makes the server's
+ * chunk-ordered sum independent of the number of workers.
+ */
+export class AutodiffGradients implements GradientPath {
+  private readonly layout: ParamLayout;
+  private readonly variables: tf.Variable[];
+  private readonly dropoutLayers: { layer: tf.layers.Layer; index: number }[];
+
+  private constructor(
+    readonly job: WorkerJob,
+    readonly backend: ResolvedBackend,
+    private readonly model: tf.Sequential,
+  ) {
+    this.layout = ParamLayout.fromModel(model);
+    if (this.layout.size !== job.paramCount) {
+      throw new ShapeError(`the model has ${this.layout.size} parameters, but the coordinator's has ${job.paramCount}`);
+    }
+    this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.dropoutLayers = model.layers
+      .map((layer, index) => ({ layer, index }))
+      .filter(({ layer }) => layer.getClassName() === 'Dropout');
+  }
+
+  /** Builds the model on the current backend (`createGradientPath` selects it). */
+  static create(job: WorkerJob, backend: ResolvedBackend): AutodiffGradients {
+    const model = buildModel(job.layers, job.seed, { initialize: false });
+    return new AutodiffGradients(job, backend, model);
+  }
+
+  get paramCount(): number {
+    return this.layout.size;
+  }
+
+  setWeights(flat: Float32Array): void {
+    this.layout.write(this.model, flat);
+  }
+
+  /** Gradient sum, loss sum and metric sums of `samples` rows (x: samples x inputShape, y: samples). */
+  compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient {
+    const perSample = this.job.inputShape.reduce((a, b) => a * b, 1);
+    if (x.length !== samples * perSample || y.length !== samples) {
+      throw new ShapeError(`chunk of ${samples} samples has ${x.length} inputs and ${y.length} targets; expected ${samples * perSample} and ${samples}`);
+    }
+    const first = this.job.layers[0]!;
+    if (first.type === 'embedding') checkTokenIds(x, perSample, first.inputDim);
+    // Dropout masks depend on the chunk's seed alone, never on which worker draws them.
+    for (const { layer, index } of this.dropoutLayers) (layer as unknown as { seed: number }).seed = mixSeed(seed, index);
+    const grads = new Float32Array(this.layout.size);
+    let lossSum = 0;
+    const metricSums: number[] = [];
+    tf.tidy(() => {
+      const xs = tf.tensor(x, [samples, ...this.job.inputShape], 'float32');
+      const ys = tf.tensor(y, [samples, 1], 'float32');
+      let metricTotals: tf.Tensor[] = [];
+      const { value, grads: byName } = tf.variableGrads(() => {
+        const prediction = this.model.apply(xs, { training: true }) as tf.Tensor;
+        // Metrics come from the same forward pass; keep() lets them outlive the gradient tape.
+        metricTotals = this.job.metrics.map((m) => tf.keep(perSampleMetric(m, ys, prediction).sum()));
+        return perSampleLoss(this.job.loss, ys, prediction).sum() as tf.Scalar;
+      }, this.variables);
+      lossSum = value.dataSync()[0]!;
+      for (const total of metricTotals) {
+        metricSums.push(total.dataSync()[0]!);
+        total.dispose();
+      }
+      this.variables.forEach((variable, i) => {
+        const gradient = byName[variable.name];
+        const entry = this.layout.entries[i]!;
+        if (gradient) grads.set(gradient.dataSync() as Float32Array, entry.offset);
+      });
+    });
+    if (first.type === 'embedding') {
+      // Same wire format as the fused path: the table's gradient only for the touched rows.
+      const tableSize = this.layout.entries[0]!.size;
+      const sparse = touchedRows(x, first.inputDim, first.outputDim, grads.subarray(0, tableSize));
+      return { dense: grads.slice(tableSize), sparse, lossSum, metricSums };
+    }
+    return { dense: grads, lossSum, metricSums };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
