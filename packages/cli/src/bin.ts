@@ -5,7 +5,8 @@ import { createProgram } from './program.js';
 
 try {
   await createProgram().parseAsync(process.argv);
-  process.exitCode = ExitCode.ok;
+  // A command may have set its own status (a run stopped by a signal: 130 or 143).
+  process.exitCode ??= ExitCode.ok;
 } catch (err) {
   if (err instanceof CommanderError) {
     // Help and version exit 0; usage errors were already printed by commander.

@@ -7,8 +7,10 @@ export const ExitCode = {
   failed: 1,
   /** The command line itself was wrong. */
   usage: 2,
-  /** Stopped by SIGINT or SIGTERM. */
+  /** Stopped by SIGINT (Ctrl-C); a checkpoint was written. */
   interrupted: 130,
+  /** Stopped by SIGTERM; a checkpoint was written. */
+  terminated: 143,
 } as const;
 
 /** Prints a failure as one line on stderr and returns the exit status. */

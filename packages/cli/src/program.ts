@@ -35,7 +35,11 @@ function trainingOptions(command: Command): Command {
   return command
     .option('--epochs <n>', 'override the config\'s epochs (0 saves the initial weights)', integer(0))
     .option('--init <dir>', 'start from the weights of a saved model directory (a text job keeps its vocabulary)')
-    .option('--out <dir>', 'where to save the trained model (default: runs/<name>-<time>)')
+    .option('--out <dir>', 'the run directory: the trained model, and its checkpoints/ (default: runs/<name>-<time>)')
+    .option('--resume <dir>', 'continue a run from its newest valid checkpoint (a run directory or one checkpoint file); the config may then be left out')
+    .option('--checkpoint-every <steps>', 'also write a checkpoint every N steps (always: after each epoch and when stopped)', integer(0), 0)
+    .option('--keep-checkpoints <n>', 'how many checkpoints to keep, newest first', integer(1), 3)
+    .option('--status-every <seconds>', 'while training waits for workers or chunks, log what it waits for this often', integer(1), 15)
     .option('--json', 'print one JSON object with the results as the last line of stdout');
 }
 
@@ -52,21 +56,21 @@ export function createProgram(): Command {
     program
       .command('train')
       .description('train locally: a coordinator in this process and N worker processes on loopback')
-      .argument('<config>', 'job config (JSON)')
+      .argument('[config]', 'job config (JSON); optional with --resume')
       .option('-w, --workers <n>', 'worker processes to start', integer(1), 2)
       .option('--heartbeat <seconds>', 'presume a worker silent this long gone and hand its chunks to others', integer(1), 60),
   )
     .addOption(backendOption())
     .addOption(logLevelOption('warn'))
     .addOption(logJsonOption())
-    .addHelpText('after', '\nExample:\n  adamant train examples/housing/job.json --workers 2')
-    .action((config: string, options) => trainCommand(config, options));
+    .addHelpText('after', '\nExamples:\n  adamant train examples/housing/job.json --workers 2\n  adamant train --resume runs/housing-20261126-0700 --workers 3')
+    .action((config: string | undefined, options) => trainCommand(config, options));
 
   trainingOptions(
     program
       .command('coordinator')
       .description('run the parameter server of a multi-machine job; workers join with `adamant worker`')
-      .argument('<config>', 'job config (JSON)')
+      .argument('[config]', 'job config (JSON); optional with --resume')
       .requiredOption('-p, --port <port>', 'port to listen on (0 picks a free one)', integer(0))
       .option('--host <host>', 'address to listen on', '0.0.0.0')
       .option('--min-workers <n>', 'workers to wait for before the first step', integer(1), 1)
@@ -78,7 +82,7 @@ export function createProgram(): Command {
     .addOption(logLevelOption('info'))
     .addOption(logJsonOption())
     .addHelpText('after', '\nExample:\n  adamant coordinator examples/housing/job.json --port 7070 --min-workers 2')
-    .action((config: string, options) => coordinatorCommand(config, options));
+    .action((config: string | undefined, options) => coordinatorCommand(config, options));
 
   program
     .command('worker')
@@ -87,6 +91,7 @@ export function createProgram(): Command {
     .option('--token <token>', 'the coordinator\'s secret (default: $ADAMANT_TOKEN)')
     .addOption(backendOption())
     .option('--connect-timeout <seconds>', 'keep retrying a refused connection this long', integer(0), 30)
+    .option('--reconnect-timeout <seconds>', 'after losing the coordinator mid-job, keep trying to rejoin the job this long (0: fail at once)', integer(0), 300)
     .addOption(logLevelOption('info'))
     .addOption(logJsonOption())
     .addHelpText('after', '\nExample:\n  ADAMANT_TOKEN=... adamant worker --connect ws://10.0.0.5:7070')

@@ -1,7 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import {
   buildModel,
+  CheckpointError,
   embeddingTable,
+  firstMathematicalDifference,
+  jobIdOf,
+  writeCheckpoint,
   ParamLayout,
   prepareData,
   resolveInputShape,
@@ -10,7 +14,9 @@ import {
   silentLog,
   useBackend,
   type AdamantError,
+  type Checkpoint,
   type JobConfig,
+  type Normalization,
   type LayerSpec,
   type Log,
   type PreparedData,
@@ -43,14 +49,31 @@ export interface CoordinatorOptions {
    * worker computes, since a computing worker answers pings only between chunks. Default 60 s.
    */
   heartbeatMs?: number;
+  /** While training waits (for workers, or for a step's chunks), log what it waits for this often. Default 15 s. */
+  statusEveryMs?: number;
   /** A text job continuing from a saved model (--init) keeps that model's vocabulary. */
   tokenizer?: TokenizerJSON;
+  /** A table job continuing from a saved model (--init) keeps that model's normalisation. */
+  normalization?: Normalization;
+  /** Where and how often to write checkpoints; unset: none. */
+  checkpoints?: CheckpointPolicy;
+  /** Continue from this checkpoint (same job: the config's mathematics and the data must match). */
+  resume?: Checkpoint;
   log?: Log;
   onWorker?: (event: WorkerEvent) => void;
   onStep?: (report: StepReport) => void;
   onEpoch?: (report: EpochReport) => void;
   /** Validation of an epoch starts (it runs on the coordinator, between epochs). */
   onValidate?: (event: { epoch: number; samples: number }) => void;
+}
+
+export interface CheckpointPolicy {
+  /** The folder (a run's `<out>/checkpoints`). */
+  dir: string;
+  /** Also every N global steps (0: only at the end of each epoch and when stopped). */
+  everySteps?: number;
+  /** How many to keep, newest first (default 3). */
+  keep?: number;
 }
 
 /**
@@ -71,6 +94,9 @@ export class Coordinator {
   private readonly workers: WorkerServer;
   private readonly loop: TrainingLoop;
   private readonly validation: Validation | undefined;
+  /** The job's identity: a digest of its mathematical config and its data. */
+  readonly jobId: string;
+  private lastCheckpoint: string | undefined;
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -82,6 +108,7 @@ export class Coordinator {
   ) {
     const { config } = options;
     this.log = options.log ?? silentLog;
+    this.jobId = jobIdOf(config, data);
     this.parameters = new ParameterServer(layout, embeddingTable(layers), config.optimizer, layout.read(model));
     const job: WorkerJob = {
       layers,
@@ -94,6 +121,7 @@ export class Coordinator {
     };
     this.workers = new WorkerServer({
       job,
+      jobId: this.jobId,
       ...(options.token !== undefined ? { token: options.token } : {}),
       heartbeatMs: options.heartbeatMs ?? 60_000,
       // A chunk result is the gradient (4 bytes per parameter) plus a few hundred bytes of header.
@@ -114,18 +142,23 @@ export class Coordinator {
       workers: this.workers,
       ...(this.validation ? { validation: this.validation } : {}),
       minWorkers: options.minWorkers ?? 1,
+      ...(options.statusEveryMs !== undefined ? { statusEveryMs: options.statusEveryMs } : {}),
       ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
       log: this.log,
       ...(options.onStep ? { onStep: options.onStep } : {}),
       ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
       ...(options.onValidate ? { onValidate: options.onValidate } : {}),
+      ...(options.checkpoints ? { onCheckpoint: () => this.checkpoint(), checkpointEvery: options.checkpoints.everySteps ?? 0 } : {}),
     });
+    if (options.resume) this.resumeFrom(options.resume);
   }
 
   /** Loads the data, picks the backend and builds the model; nothing listens yet. */
   static async create(options: CoordinatorOptions): Promise<Coordinator> {
-    const { config, source } = options;
-    const data = prepareData(config, options.tokenizer ? { tokenizer: options.tokenizer } : {});
+    const { config, source, resume } = options;
+    const tokenizer = resume ? resume.preparation.tokenizer : options.tokenizer;
+    const normalization = resume ? resume.preparation.normalization : options.normalization;
+    const data = prepareData(config, { ...(tokenizer ? { tokenizer } : {}), ...(normalization ? { normalization } : {}) });
     const layers = resolveInputShape(config.model, data.train.featureCount, source);
     // The coordinator only runs inference (validation), which every backend can do.
     const backend = await useBackend(config.backend);
@@ -164,26 +197,87 @@ export class Coordinator {
     this.loop.abort(error);
   }
 
-  /** Runs the job's epochs; resolves with what was trained when they are done. */
+  /**
+   * Runs the job's epochs, or until `stop()`; resolves with what was trained. A stopped run has
+   * written a checkpoint and told its workers.
+   */
   async train(): Promise<TrainingResult> {
     const started = performance.now();
+    const samplesBefore = this.loop.samples;
+    let outcome: Awaited<ReturnType<TrainingLoop['run']>>;
     try {
-      await this.loop.run();
+      outcome = await this.loop.run();
     } finally {
       this.validation?.dispose();
     }
-    this.workers.finish();
-    const { history } = this.loop;
+    const stopped = outcome === 'stopped' ? this.loop.stopRequested : undefined;
+    if (stopped !== undefined) {
+      if (this.options.checkpoints) this.checkpoint();
+      this.workers.stop(stopped);
+    } else {
+      this.workers.finish();
+    }
+    const { history, position } = this.loop;
     return {
       epochs: this.config.epochs,
-      steps: this.loop.position.step,
-      samples: this.loop.samples,
+      steps: position.step,
+      samples: this.loop.samples - samplesBefore,
       seconds: (performance.now() - started) / 1000,
       backend: this.backend,
       workerBackends: this.workers.backends,
       ...(history.length ? { final: history.at(-1)! } : {}),
       history: [...history],
+      position: { ...position },
+      ...(stopped !== undefined ? { stopped } : {}),
+      ...(this.lastCheckpoint ? { checkpoint: this.lastCheckpoint } : {}),
     };
+  }
+
+  /**
+   * Asks training to stop (a signal): the step in progress is abandoned, a checkpoint is written,
+   * the workers are told, and train() resolves with `stopped` set.
+   */
+  stop(reason: string): void {
+    this.loop.requestStop(reason);
+  }
+
+  /** Writes a checkpoint of the whole state now (see CheckpointPolicy); returns its file. */
+  checkpoint(): string {
+    const policy = this.options.checkpoints;
+    if (!policy) throw new CheckpointError('this coordinator has no checkpoint folder');
+    const { weights, optimizer } = this.parameters.snapshot();
+    const state = this.loop.state();
+    const file = writeCheckpoint(
+      policy.dir,
+      {
+        jobId: this.jobId,
+        position: state.position,
+        epochTotals: state.epochTotals,
+        config: this.options.config,
+        preparation: { normalization: this.data.normalization ?? null, tokenizer: this.data.tokenizer ?? null },
+        history: state.history as unknown as Record<string, unknown>[],
+        weights,
+        optimizer,
+      },
+      policy.keep ?? 3,
+    );
+    this.lastCheckpoint = file;
+    this.log.info('checkpoint written', { file, epoch: state.position.epoch, batch: state.position.batch, step: state.position.step });
+    return file;
+  }
+
+  private resumeFrom(checkpoint: Checkpoint): void {
+    if (checkpoint.jobId !== this.jobId) {
+      const field = firstMathematicalDifference(checkpoint.config, this.config);
+      throw new CheckpointError(
+        field
+          ? `cannot resume: the config's ${field} differs from the checkpoint's; a resumed job must keep its mathematics (model, loss, optimizer, batch and chunk size, seed, data)`
+          : `cannot resume: the data in ${this.config.data.path} differs from the data the checkpoint was trained on`,
+      );
+    }
+    this.parameters.restore({ weights: checkpoint.weights, optimizer: checkpoint.optimizer });
+    this.loop.restore({ position: checkpoint.position, epochTotals: checkpoint.epochTotals, history: checkpoint.history as unknown as EpochReport[] });
+    this.log.info('resuming', { epoch: checkpoint.position.epoch + 1, batch: checkpoint.position.batch + 1, step: checkpoint.position.step });
   }
 
   /** Saves the current weights as a tfjs layers model, with Adamant's metadata beside it. */

@@ -138,6 +138,30 @@ describe('StepRound', () => {
     expect(round.owedBy(a)).toEqual([0, 1, 2, 3]);
   });
 
+  it('gives a straggling chunk to an idle worker; the first result wins and the late twin is ignored', async () => {
+    const a = new FakeWorker('a');
+    const b = new FakeWorker('b');
+    const { server, round } = setUp([a, b]);
+    round.receive(a, result(0));
+    round.receive(a, result(1));
+    expect(round.duplicateStragglers(60_000)).toEqual([]);
+    const made = round.duplicateStragglers(0);
+    expect(made.map((d) => [d.index, d.from.name, d.to.name])).toEqual([[2, 'b', 'a']]);
+    expect(a.given.at(-1)).toEqual([2]);
+    expect(round.outstanding()).toEqual([
+      { index: 2, workers: [a, b] },
+      { index: 3, workers: [b] },
+    ]);
+    // a is busy again: nothing more to hand out, and chunk 2 is never duplicated twice.
+    expect(round.duplicateStragglers(0)).toEqual([]);
+    expect(round.receive(a, result(2))).toBe('accepted');
+    expect(round.receive(b, result(2))).toBe('not owed');
+    expect(round.receive(b, result(3))).toBe('accepted');
+    expect(await settled(round)).toBe(true);
+    server.update();
+    expect(Buffer.from(server.params.buffer).equals(Buffer.from(reference().buffer))).toBe(true);
+  });
+
   it('rejects `done` when the round fails', async () => {
     const { round } = setUp([new FakeWorker('a')]);
     round.fail(new ProtocolError('stop'));

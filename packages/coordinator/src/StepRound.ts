@@ -1,4 +1,4 @@
-import { NumericError, ProtocolError, type AdamantError, type BatchPlan, type ChunkResult } from '@adamant/core';
+import { NumericError, ProtocolError, type BatchPlan, type ChunkResult } from '@adamant/core';
 import { assignChunks } from './assignChunks.js';
 import type { ParameterServer } from './ParameterServer.js';
 
@@ -22,6 +22,16 @@ export interface StepRoundOptions<W extends RoundWorker> {
   dispatch: (worker: W, indices: number[]) => void;
   /** No worker is ready: `chunks` chunks wait as orphans until one joins. */
   starved?: (chunks: number) => void;
+  /** A chunk result was accepted `ms` after its chunk was handed out (for the straggler threshold). */
+  timed?: (ms: number) => void;
+}
+
+/** A chunk handed to an idle worker while another still computes it. */
+export interface Duplicate<W> {
+  index: number;
+  from: W;
+  to: W;
+  waitedMs: number;
 }
 
 /** How a chunk result was taken. */
@@ -43,8 +53,12 @@ export class StepRound<W extends RoundWorker> {
   readonly done: Promise<void>;
   private readonly owed = new Map<W, Set<number>>();
   private readonly orphans: number[] = [];
+  /** When each chunk was (last) handed out, for its latency and the straggler check. */
+  private readonly handedAt = new Map<number, number>();
+  /** Chunks already given to a second worker: each is duplicated at most once. */
+  private readonly duplicated = new Set<number>();
   private resolve!: () => void;
-  private reject!: (error: AdamantError) => void;
+  private reject!: (error: Error) => void;
   private settled = false;
 
   constructor(private readonly options: StepRoundOptions<W>) {
@@ -117,7 +131,10 @@ export class StepRound<W extends RoundWorker> {
         `step ${this.step} (epoch ${this.plan.epoch + 1}, batch ${this.plan.batch + 1}), chunk ${message.index} from ${peer}: ${nonFinite}; the weights were not updated. Lower the learning rate or check the data`,
       );
     }
-    owed.delete(message.index);
+    // The first result wins: nobody owes this chunk any more (a duplicate's twin is ignored later).
+    for (const chunks of this.owed.values()) chunks.delete(message.index);
+    const handedAt = this.handedAt.get(message.index);
+    if (handedAt !== undefined) this.options.timed?.(performance.now() - handedAt);
     this.lossSums[message.index] = message.lossSum;
     message.metricSums.forEach((v, i) => {
       this.metricSums[i]![message.index] = v;
@@ -127,8 +144,44 @@ export class StepRound<W extends RoundWorker> {
     return 'accepted';
   }
 
-  /** Ends the round with `error` (the job is stopping). */
-  fail(error: AdamantError): void {
+  /** Chunks not yet in, each with the workers computing it. */
+  outstanding(): { index: number; workers: W[] }[] {
+    const out: { index: number; workers: W[] }[] = [];
+    for (const chunk of this.plan.chunks) {
+      if (this.options.sink.has(chunk.index)) continue;
+      out.push({ index: chunk.index, workers: [...this.owed].filter(([, owed]) => owed.has(chunk.index)).map(([w]) => w) });
+    }
+    return out;
+  }
+
+  /**
+   * Gives chunks that have been out longer than `afterMs` to ready workers that owe nothing, one
+   * chunk each, lowest index first (the reducer waits on it). Every result of a chunk is bitwise
+   * the same, so whichever comes first is taken and nothing changes but the time.
+   */
+  duplicateStragglers(afterMs: number): Duplicate<W>[] {
+    if (this.settled) return [];
+    const now = performance.now();
+    const idle = this.options.workers().filter((w) => (this.owed.get(w)?.size ?? 0) === 0);
+    const made: Duplicate<W>[] = [];
+    for (const { index, workers } of this.outstanding()) {
+      const to = idle[0];
+      if (!to) break;
+      const waitedMs = now - (this.handedAt.get(index) ?? now);
+      const from = workers[0];
+      if (!from || workers.length > 1 || this.duplicated.has(index) || waitedMs < afterMs) continue;
+      idle.shift();
+      this.duplicated.add(index);
+      const owed = this.owed.get(to) ?? new Set<number>();
+      this.owed.set(to, owed.add(index));
+      this.options.dispatch(to, [index]);
+      made.push({ index, from, to, waitedMs });
+    }
+    return made;
+  }
+
+  /** Ends the round with `error` (the job is failing or asked to stop). */
+  fail(error: Error): void {
     if (this.settled) return;
     this.settled = true;
     this.reject(error);
@@ -157,7 +210,11 @@ export class StepRound<W extends RoundWorker> {
     for (const [worker, indices] of assignChunks(chunks, ready)) {
       const owed = this.owed.get(worker) ?? new Set<number>();
       this.owed.set(worker, owed);
-      for (const index of indices) owed.add(index);
+      const now = performance.now();
+      for (const index of indices) {
+        owed.add(index);
+        this.handedAt.set(index, now);
+      }
       this.options.dispatch(worker, indices);
     }
   }

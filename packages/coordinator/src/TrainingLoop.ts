@@ -12,6 +12,7 @@ import {
 } from '@adamant/core';
 import type { ParameterServer } from './ParameterServer.js';
 import type { EpochReport, StepReport } from './reports.js';
+import { ChunkLatency } from './ChunkLatency.js';
 import { StepRound } from './StepRound.js';
 import { stepMessage } from './stepMessage.js';
 import type { Validation } from './Validation.js';
@@ -39,6 +40,19 @@ export interface WorkerPool {
   send(session: WorkerSession, message: ReturnType<typeof stepMessage>): void;
 }
 
+/** What a checkpoint keeps of the loop: enough to continue as if it had never stopped. */
+export interface TrainingLoopState {
+  position: TrainingPosition;
+  epochTotals: EpochTotals;
+  history: EpochReport[];
+}
+
+/** How a run ended: every epoch done, or asked to stop (the position says where). */
+export type RunOutcome = 'finished' | 'stopped';
+
+/** Thrown into a waiting step round or wait when a stop is requested. */
+class StopRequested extends Error {}
+
 export interface TrainingLoopOptions {
   config: JobConfig;
   data: PreparedData;
@@ -52,6 +66,12 @@ export interface TrainingLoopOptions {
   onStep?: (report: StepReport) => void;
   onEpoch?: (report: EpochReport) => void;
   onValidate?: (event: { epoch: number; samples: number }) => void;
+  /** Called after every epoch, and every `checkpointEvery` steps, with the loop's state final for that point. */
+  onCheckpoint?: (reason: 'epoch' | 'steps') => void;
+  /** Steps between mid-epoch checkpoints; 0 or unset: only at the end of each epoch. */
+  checkpointEvery?: number;
+  /** While training waits (for workers, or for a step's chunks), log what it waits for this often. Default 15 s. */
+  statusEveryMs?: number;
 }
 
 /**
@@ -68,6 +88,8 @@ export class TrainingLoop {
   private aborted: AdamantError | undefined;
   private readyWaiters: (() => void)[] = [];
   private readonly clock: WorkerTimeoutClock;
+  private stopReason: string | undefined;
+  private readonly latency = new ChunkLatency();
   /** Samples trained by this process (a continued run counts only its own). */
   samples = 0;
   started = false;
@@ -104,30 +126,69 @@ export class TrainingLoop {
     for (const wake of this.readyWaiters.splice(0)) wake();
   }
 
+  /** Its state for a checkpoint (copies). */
+  state(): TrainingLoopState {
+    return { position: { ...this.position }, epochTotals: { ...this.totals, metricSums: [...this.totals.metricSums] }, history: this.history.map((r) => ({ ...r })) };
+  }
+
+  /** Continues from a checkpoint's state: run() then starts at its position. */
+  restore(state: TrainingLoopState): void {
+    if (state.epochTotals.metricSums.length !== this.options.config.metrics.length) {
+      throw new RangeError(`the checkpoint has ${state.epochTotals.metricSums.length} metric sums, the job has ${this.options.config.metrics.length} metrics`);
+    }
+    this.position = { ...state.position };
+    this.totals = { ...state.epochTotals, metricSums: [...state.epochTotals.metricSums] };
+    this.history.splice(0, this.history.length, ...state.history);
+  }
+
+  /**
+   * Asks the run to stop: the step in progress is abandoned (its update is never applied), so the
+   * position stays at that step and a resume recomputes it whole. run() resolves 'stopped'.
+   */
+  requestStop(reason: string): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    this.current?.fail(new StopRequested(reason));
+    for (const wake of this.readyWaiters.splice(0)) wake();
+  }
+
+  /** Why the run was asked to stop, if it was. */
+  get stopRequested(): string | undefined {
+    return this.stopReason;
+  }
+
   /** Stops the worker-timeout clock: the job is closing. */
   stop(): void {
     this.clock.stop();
   }
 
-  /** Runs from `position` to the end of the config's epochs. */
-  async run(): Promise<void> {
+  /** Runs from `position` to the end of the config's epochs, or until a stop is requested. */
+  async run(): Promise<RunOutcome> {
     const { config, data, log } = this.options;
-    if (config.epochs > this.position.epoch) {
-      log.info('waiting for workers', { minWorkers: this.options.minWorkers });
-      await this.waitForWorkers(this.options.minWorkers);
-    }
-    this.started = true;
     try {
+      if (config.epochs > this.position.epoch) {
+        log.info('waiting for workers', { minWorkers: this.options.minWorkers });
+        await this.waitForWorkers(this.options.minWorkers);
+      }
+      this.started = true;
       while (this.position.epoch < config.epochs) {
         const { epoch } = this.position;
         const batches = planEpoch(epochOrder(data.train.rows, config.seed, epoch, config.shuffle), epoch, config.batchSize, chunkSizeOf(config));
         for (const plan of batches.slice(this.position.batch)) {
+          if (this.stopReason !== undefined) return 'stopped';
           const stepStarted = performance.now();
           await this.runStep(plan, batches.length);
           this.totals.seconds += (performance.now() - stepStarted) / 1000;
+          const every = this.options.checkpointEvery ?? 0;
+          if (every > 0 && this.position.step % every === 0 && this.position.batch < batches.length) this.options.onCheckpoint?.('steps');
         }
         this.endEpoch();
+        this.options.onCheckpoint?.('epoch');
       }
+      return 'finished';
+    } catch (err) {
+      if (err instanceof StopRequested) return 'stopped';
+      throw err;
     } finally {
       this.current = undefined;
     }
@@ -148,6 +209,7 @@ export class TrainingLoop {
         log.debug('chunks sent', { worker: session.name, step, chunks: indices });
         this.options.workers.send(session, stepMessage(step, plan, indices, this.options.data.train, server, config.seed));
       },
+      timed: (ms) => this.latency.record(ms),
       starved: (chunks) => {
         log.warn('no worker is ready; waiting for one to join', { step, chunks });
         this.clock.start('no worker has been ready');
@@ -155,7 +217,12 @@ export class TrainingLoop {
     });
     this.current = round;
     round.start();
-    await round.done;
+    const watch = this.watchRound(round, started);
+    try {
+      await round.done;
+    } finally {
+      clearInterval(watch);
+    }
     const gathered = performance.now();
     server.update();
     log.debug('step done', { step, gatherMs: +(gathered - started).toFixed(1), adamMs: +(performance.now() - gathered).toFixed(1) });
@@ -167,6 +234,25 @@ export class TrainingLoop {
     this.position = { epoch: plan.epoch, batch: plan.batch + 1, step: step + 1 };
     this.samples += plan.size;
     this.options.onStep?.({ epoch: plan.epoch, batch: plan.batch, batches, step: step + 1, samples: plan.size, loss: batchLoss / plan.size });
+  }
+
+  /**
+   * While a round runs: hands straggling chunks to idle workers, and every `statusEveryMs` logs
+   * which chunks the step still waits for, from whom, and for how long, so no wait is silent.
+   */
+  private watchRound(round: StepRound<WorkerSession>, started: number): NodeJS.Timeout {
+    const statusEvery = this.options.statusEveryMs ?? 15_000;
+    let nextStatus = started + statusEvery;
+    return setInterval(() => {
+      for (const d of round.duplicateStragglers(this.latency.stragglerAfter())) {
+        this.options.log.info('straggler: chunk also given to an idle worker', { step: round.step, chunk: d.index, slow: d.from.name, idle: d.to.name, waitedMs: Math.round(d.waitedMs) });
+      }
+      const now = performance.now();
+      if (now < nextStatus) return;
+      nextStatus = now + statusEvery;
+      const waiting = round.outstanding().map(({ index, workers }) => `${index}${workers.length ? ` (${workers.map((w) => w.name).join(', ')})` : ' (no worker ready)'}`);
+      this.options.log.warn('step still waiting for chunks', { step: round.step, seconds: Math.round((now - started) / 1000), chunks: waiting.join('; ') });
+    }, Math.min(100, statusEvery));
   }
 
   private endEpoch(): void {
@@ -193,16 +279,25 @@ export class TrainingLoop {
     return { lossSum: 0, metricSums: this.options.config.metrics.map(() => 0), seconds: 0 };
   }
 
-  private waitForWorkers(count: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.aborted) return reject(this.aborted);
-        const ready = this.options.workers.ready.length;
-        if (ready >= count) return resolve();
-        this.clock.start(`only ${ready} of ${count} workers have been ready`);
-        this.readyWaiters.push(check);
-      };
-      check();
-    });
+  private async waitForWorkers(count: number): Promise<void> {
+    // No silent wait: say now and then how many workers are still missing.
+    const status = setInterval(() => {
+      this.options.log.info('still waiting for workers', { ready: this.options.workers.ready.length, needed: count });
+    }, this.options.statusEveryMs ?? 15_000);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (this.aborted) return reject(this.aborted);
+          if (this.stopReason !== undefined) return reject(new StopRequested(this.stopReason));
+          const ready = this.options.workers.ready.length;
+          if (ready >= count) return resolve();
+          this.clock.start(`only ${ready} of ${count} workers have been ready`);
+          this.readyWaiters.push(check);
+        };
+        check();
+      });
+    } finally {
+      clearInterval(status);
+    }
   }
 }

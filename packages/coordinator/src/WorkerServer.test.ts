@@ -21,6 +21,7 @@ async function start(target: ListenTarget = { host: '127.0.0.1', port: 0 }) {
   const left: string[] = [];
   const server = new WorkerServer({
     job,
+    jobId: 'job-a',
     token: 'secret',
     heartbeatMs: 60_000,
     maxPayload: 1 << 20,
@@ -40,7 +41,7 @@ async function start(target: ListenTarget = { host: '127.0.0.1', port: 0 }) {
 }
 
 /** A raw worker: connects, sends hello with `token`, and collects what the coordinator says. */
-async function peer(url: string, token: string) {
+async function peer(url: string, token: string, jobId?: string) {
   const socket = new WebSocket(url);
   const inbox: CoordinatorMessage[] = [];
   const arrived: (() => void)[] = [];
@@ -49,7 +50,7 @@ async function peer(url: string, token: string) {
     for (const wake of arrived.splice(0)) wake();
   });
   await new Promise((r) => socket.once('open', r));
-  socket.send(codec.encode({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'test', token }));
+  socket.send(codec.encode({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'test', token, ...(jobId ? { jobId } : {}) }));
   const next = async () => {
     while (inbox.length === 0) await new Promise<void>((r) => arrived.push(r));
     return inbox.shift()!;
@@ -70,7 +71,7 @@ describe('WorkerServer', () => {
     expect(address.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
     const worker = await peer(address.url, 'secret');
     const welcome = await worker.next();
-    expect(welcome).toMatchObject({ type: 'welcome', protocol: PROTOCOL_VERSION, job });
+    expect(welcome).toMatchObject({ type: 'welcome', protocol: PROTOCOL_VERSION, job, jobId: 'job-a' });
     worker.socket.send(codec.encode({ type: 'ready', backend: 'cpu' }));
     await expect.poll(() => joined.length).toBe(1);
     expect(joined[0]!.backend).toBe('cpu');
@@ -82,6 +83,14 @@ describe('WorkerServer', () => {
     expect(await worker.next()).toMatchObject({ type: 'reject', code: 'E_AUTH' });
     await expect.poll(() => left).toEqual(['E_AUTH']);
     expect(joined).toEqual([]);
+  });
+
+  it('welcomes a reconnecting worker of the same job, and refuses one of another job with E_JOB', async () => {
+    const { address } = await start();
+    const same = await peer(address.url, 'secret', 'job-a');
+    expect((await same.next()).type).toBe('welcome');
+    const other = await peer(address.url, 'secret', 'job-b');
+    expect(await other.next()).toMatchObject({ type: 'reject', code: 'E_JOB', message: expect.stringMatching(/served job job-b, this coordinator runs job job-a/) });
   });
 
   it('answers plain HTTP on its own port with 426', async () => {

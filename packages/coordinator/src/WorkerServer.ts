@@ -41,6 +41,8 @@ export interface WorkerServerHandlers {
 export interface WorkerServerOptions {
   /** The job every worker receives in its welcome. */
   job: WorkerJob;
+  /** The job's identity (see the welcome message): a reconnecting worker of another job is refused. */
+  jobId: string;
   /** When set, workers must present it in their hello. */
   token?: string;
   /** A worker silent this long (no frame, no pong) is dropped; see CoordinatorOptions.heartbeatMs. */
@@ -133,6 +135,12 @@ export class WorkerServer {
     for (const session of this.sessions.values()) if (session.state !== 'handshake') this.send(session, { type: 'done' });
   }
 
+  /** Training stops before the end (a checkpoint is saved): tells every worker past its hello. */
+  stop(reason: string): void {
+    this.finished = true;
+    for (const session of this.sessions.values()) if (session.state !== 'handshake') this.send(session, { type: 'stop', reason });
+  }
+
   /** Disconnects every worker and stops listening (an http server passed in stays open). */
   async close(): Promise<void> {
     this.finished = true;
@@ -197,7 +205,7 @@ export class WorkerServer {
   }
 
   private reject(session: WorkerSession, error: AdamantError): void {
-    const code = (['E_VERSION', 'E_AUTH'] as const).find((c) => c === error.code) ?? 'E_PROTOCOL';
+    const code = (['E_VERSION', 'E_AUTH', 'E_JOB'] as const).find((c) => c === error.code) ?? 'E_PROTOCOL';
     try {
       this.send(session, { type: 'reject', code, message: error.message });
     } catch {
@@ -224,8 +232,11 @@ export class WorkerServer {
         if (this.options.token !== undefined && message.token !== this.options.token) {
           throw new ProtocolError(`worker ${session.name} presented ${message.token === undefined ? 'no token' : 'a wrong token'}`, 'E_AUTH');
         }
+        if (message.jobId !== undefined && message.jobId !== this.options.jobId) {
+          throw new ProtocolError(`worker ${session.name} served job ${message.jobId}, this coordinator runs job ${this.options.jobId}`, 'E_JOB');
+        }
         session.state = 'joining';
-        this.send(session, { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: session.id, job: this.options.job, heartbeatMs: this.options.heartbeatMs });
+        this.send(session, { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: session.id, job: this.options.job, heartbeatMs: this.options.heartbeatMs, jobId: this.options.jobId });
         return;
       }
       case 'ready': {

@@ -41,4 +41,10 @@ export interface TrainingResult {
   workerBackends: string[];
   final?: EpochReport;
   history: EpochReport[];
+  /** Where training stands: the next step to run (past the end when finished). */
+  position: { epoch: number; batch: number; step: number };
+  /** Set when the run was asked to stop before the end (the reason, e.g. "SIGINT"). */
+  stopped?: string;
+  /** The last checkpoint written, if any. */
+  checkpoint?: string;
 }

@@ -20,6 +20,10 @@ export type ErrorCode =
   | 'E_AUTH'
   /** A peer could not be reached or went away. */
   | 'E_CONNECT'
+  /** A worker reached a coordinator that runs another job than the one it served. */
+  | 'E_JOB'
+  /** A checkpoint is missing, corrupt, or does not fit the job it would resume. */
+  | 'E_CHECKPOINT'
   /** A saved model directory is missing, unreadable, or lacks Adamant's metadata. */
   | 'E_MODEL'
   /** A requested TensorFlow.js backend is not available. */
@@ -76,7 +80,7 @@ export class OptimizerStateError extends ShapeError {
 
 export class ProtocolError extends AdamantError {
   override name = 'ProtocolError';
-  constructor(message: string, code: 'E_PROTOCOL' | 'E_VERSION' | 'E_AUTH' = 'E_PROTOCOL') {
+  constructor(message: string, code: 'E_PROTOCOL' | 'E_VERSION' | 'E_AUTH' | 'E_JOB' = 'E_PROTOCOL') {
     super(code, message);
   }
 }
@@ -85,6 +89,13 @@ export class ConnectError extends AdamantError {
   override name = 'ConnectError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('E_CONNECT', message, options);
+  }
+}
+
+export class CheckpointError extends AdamantError {
+  override name = 'CheckpointError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CHECKPOINT', message, options);
   }
 }
 

@@ -8,6 +8,7 @@
 export {
   AdamantError,
   BackendError,
+  CheckpointError,
   ConfigError,
   ConnectError,
   DataError,
@@ -115,3 +116,16 @@ export {
   type WorkerMessage,
   workerMessageSchema,
 } from './wire/protocol.js';
+
+// ---- checkpoints ------------------------------------------------------------------------
+export {
+  type Checkpoint,
+  checkpointFileName,
+  checkpointFiles,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadNewestCheckpoint,
+  resolveResumeTarget,
+  writeCheckpoint,
+} from './checkpoint/checkpoint.js';
+export { dataDigest, firstMathematicalDifference, jobIdOf, mathematicalConfig } from './checkpoint/jobIdentity.js';

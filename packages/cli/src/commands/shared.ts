@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { Coordinator, type TrainingResult, type WorkerEvent } from '@adamant/coordinator';
-import { loadJobConfig, loadModel, savedTokenizer, type BackendName, type Log } from '@adamant/core';
+import { Coordinator, type TrainingResult } from '@adamant/coordinator';
+import { ConfigError, loadJobConfig, loadModel, loadNewestCheckpoint, savedNormalization, savedTokenizer, type BackendName, type Log } from '@adamant/core';
+import { ExitCode } from '../errors.js';
 import { TrainingProgress } from '../progress.js';
 
 export interface TrainingOptions {
@@ -9,6 +10,10 @@ export interface TrainingOptions {
   init?: string;
   out?: string;
   json?: boolean;
+  resume?: string;
+  checkpointEvery?: number;
+  keepCheckpoints?: number;
+  statusEvery?: number;
 }
 
 /** Where a run's model goes when `--out` is not given: runs/<config name>-<time>. */
@@ -19,44 +24,92 @@ export function defaultOutDir(configPath: string): string {
   return path.join('runs', `${name}-${stamp}`);
 }
 
-/** Loads the config, applies command-line overrides, and builds the coordinator with its progress display. */
+/** A prepared run: the coordinator, its progress display, where it saves, and what it continues. */
+export interface PreparedRun {
+  coordinator: Coordinator;
+  progress: TrainingProgress;
+  /** The run directory: the model, and checkpoints/ inside it. */
+  out: string;
+  /** The config file, or the checkpoint a resumed run took its config from: for the resume hint. */
+  configPath: string | undefined;
+}
+
+/**
+ * Loads the config (or, with --resume and no config, the checkpoint's), applies command-line
+ * overrides, and builds the coordinator with its progress display and checkpoint policy.
+ */
 export async function prepareCoordinator(
-  configPath: string,
+  configPath: string | undefined,
   options: TrainingOptions & { token?: string; minWorkers?: number; workerTimeoutMs?: number; heartbeatMs?: number },
   log: Log,
-  onWorker?: (e: WorkerEvent) => void,
-): Promise<{ coordinator: Coordinator; progress: TrainingProgress }> {
-  const config = loadJobConfig(configPath);
+): Promise<PreparedRun> {
+  const resumed = options.resume ? loadNewestCheckpoint(options.resume) : undefined;
+  for (const { file, reason } of resumed?.skipped ?? []) log.warn(`skipping checkpoint ${file}: ${reason}`);
+  if (resumed) log.info('resuming from checkpoint', { file: resumed.file });
+  if (!configPath && !resumed) throw new ConfigError('a job config is required (or --resume DIR to continue a run)');
+  const config = configPath ? loadJobConfig(configPath) : structuredClone(resumed!.checkpoint.config);
   if (options.epochs !== undefined) config.epochs = options.epochs;
   if (options.backend !== undefined) config.backend = options.backend;
+  const out = options.out ?? resumed?.runDir ?? defaultOutDir(configPath!);
   const progress = new TrainingProgress(options.json === true);
   const initTokenizer = options.init && config.data.type === 'text' ? savedTokenizer(options.init) : undefined;
+  const initNormalization = options.init && config.data.type === 'table' ? savedNormalization(options.init) : undefined;
   const coordinator = await Coordinator.create({
     ...(initTokenizer ? { tokenizer: initTokenizer } : {}),
+    ...(initNormalization ? { normalization: initNormalization } : {}),
+    ...(resumed ? { resume: resumed.checkpoint } : {}),
     config,
-    source: configPath,
+    source: configPath ?? resumed!.file,
+    checkpoints: { dir: path.join(out, 'checkpoints'), everySteps: options.checkpointEvery ?? 0, keep: options.keepCheckpoints ?? 3 },
     ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.minWorkers !== undefined ? { minWorkers: options.minWorkers } : {}),
     ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+    ...(options.statusEvery !== undefined ? { statusEveryMs: options.statusEvery * 1000 } : {}),
     log,
-    onWorker: (e) => {
-      progress.worker(e);
-      onWorker?.(e);
-    },
+    onWorker: progress.worker,
     onStep: progress.step,
     onEpoch: progress.epoch,
     onValidate: progress.validate,
   });
   const bad = coordinator.data.badRows;
   if (bad) log.warn(`skipped ${bad.count} bad rows of ${config.data.path}`, { first: bad.examples[0] });
-  if (options.init) {
+  if (options.init && !resumed) {
     const initial = await loadModel(options.init);
     coordinator.layout.assertMatches(initial, options.init);
     coordinator.setWeights(coordinator.layout.read(initial), options.init);
     initial.dispose();
   }
-  return { coordinator, progress };
+  return { coordinator, progress, out, configPath };
+}
+
+/**
+ * SIGINT and SIGTERM: the first asks the coordinator to stop (abandon the step, checkpoint, tell
+ * the workers) and restores the terminal; a second one exits at once. Returns the uninstaller.
+ */
+export function stopOnSignals(run: PreparedRun, log: Log, beforeExit: () => void = () => {}): () => void {
+  let received: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) {
+      beforeExit();
+      process.exit(exitCodeOf(signal));
+    }
+    received = signal;
+    run.progress.stop();
+    log.warn(`${signal}: stopping after writing a checkpoint (again to exit at once)`);
+    run.coordinator.stop(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/** 128 + the signal number, as shells report a process ended by it. */
+export function exitCodeOf(signal: string): number {
+  return signal === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
 }
 
 /** The machine-readable summary printed as the last line of stdout with `--json`. */
@@ -81,17 +134,24 @@ export function resultJson(coordinator: Coordinator, result: TrainingResult, wor
   };
 }
 
-/** Saves the model and prints the outcome (one JSON line with --json, a sentence otherwise). */
-export async function finishTraining(
-  coordinator: Coordinator,
-  result: TrainingResult,
-  options: TrainingOptions,
-  out: string,
-  workers: number,
-): Promise<void> {
-  await coordinator.save(out, resultJson(coordinator, result, workers, out));
+/**
+ * Saves the model and prints the outcome (one JSON line with --json, a sentence otherwise). A run
+ * stopped by a signal saves no model: it says where its checkpoint is and how to resume, and sets
+ * the exit status the signal calls for.
+ */
+export async function finishTraining(run: PreparedRun, result: TrainingResult, options: TrainingOptions, workers: number, resumeCommand: string): Promise<void> {
+  const { coordinator, out } = run;
+  const summary = { ...resultJson(coordinator, result, workers, out), ...(result.stopped ? { stopped: result.stopped, checkpoint: result.checkpoint ?? null } : {}) };
+  if (result.stopped) {
+    const where = `epoch ${result.position.epoch + 1}, batch ${result.position.batch + 1} (step ${result.position.step})`;
+    process.stderr.write(`adamant: stopped by ${result.stopped} at ${where}; checkpoint ${result.checkpoint ?? '(none)'}\n  resume with: ${resumeCommand} --resume ${out}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    process.exitCode = exitCodeOf(result.stopped);
+    return;
+  }
+  await coordinator.save(out, summary);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(resultJson(coordinator, result, workers, out))}\n`);
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
   } else {
     const rate = result.seconds > 0 ? ` (${Math.round(result.samples / result.seconds)} samples/s)` : '';
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ConnectError } from '@adamant/core';
 import { createLog, type LogLevel } from '../logger.js';
-import { defaultOutDir, finishTraining, prepareCoordinator, type TrainingOptions } from './shared.js';
+import { finishTraining, prepareCoordinator, stopOnSignals, type TrainingOptions } from './shared.js';
 
 export interface TrainCommandOptions extends TrainingOptions {
   workers: number;
@@ -25,31 +25,30 @@ interface LocalWorker {
 /**
  * `adamant train`: the local simulation. A coordinator in this process and N worker processes
  * (`adamant worker`) on loopback, exactly the multi-machine path with every host on this one.
+ * Workers are started with --reconnect-timeout 0: they end with this process, and when it is
+ * killed outright they notice within the heartbeat and exit.
  */
-export async function trainCommand(configPath: string, options: TrainCommandOptions): Promise<void> {
+export async function trainCommand(configPath: string | undefined, options: TrainCommandOptions): Promise<void> {
   const log = createLog(options.logLevel, options.logJson === true);
   const token = randomBytes(16).toString('hex');
-  const { coordinator, progress } = await prepareCoordinator(configPath, { ...options, token, minWorkers: options.workers, heartbeatMs: options.heartbeat * 1000 }, log);
-  const out = options.out ?? defaultOutDir(configPath);
+  const run = await prepareCoordinator(configPath, { ...options, token, minWorkers: options.workers, heartbeatMs: options.heartbeat * 1000 }, log);
+  const { coordinator, progress } = run;
   const workers: LocalWorker[] = [];
   let finished = false;
-  const stopWorkers = () => {
-    for (const w of workers) if (w.exitCode === undefined) w.child.kill('SIGTERM');
+  const killWorkers = () => {
+    for (const w of workers) if (w.exitCode === undefined) w.child.kill('SIGKILL');
   };
-  const onSignal = () => {
-    stopWorkers();
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const uninstall = stopOnSignals(run, log, killWorkers);
   try {
     if (coordinator.config.epochs > 0) {
       const { url } = await coordinator.listen({ host: '127.0.0.1', port: 0 });
       for (let index = 1; index <= options.workers; index++) {
-        const args = [cliEntry, 'worker', '--connect', url, '--connect-timeout', '10', '--log-level', options.logLevel];
+        const args = [cliEntry, 'worker', '--connect', url, '--connect-timeout', '10', '--reconnect-timeout', '0', '--log-level', options.logLevel];
         if (options.backend) args.push('--backend', options.backend);
         if (options.logJson) args.push('--log-json');
         const child = spawn(process.execPath, args, {
+          // Their own process group: a Ctrl-C in the terminal reaches this process alone, which then stops them in order.
+          detached: true,
           stdio: ['ignore', 'ignore', 'pipe'],
           env: { ...process.env, ADAMANT_TOKEN: token, ADAMANT_LOG_PREFIX: `worker ${index} ` },
         });
@@ -79,12 +78,13 @@ export async function trainCommand(configPath: string, options: TrainCommandOpti
     const result = await coordinator.train();
     finished = true;
     progress.stop();
-    await finishTraining(coordinator, result, options, out, options.workers);
+    const again = `adamant train${run.configPath ? ` ${run.configPath}` : ''} --workers ${options.workers}`;
+    await finishTraining(run, result, options, options.workers, again);
   } finally {
     finished = true;
     progress.stop();
     await coordinator.close();
-    // Workers exit by themselves on "done" or when the coordinator closes; make sure none lingers.
+    // Workers exit by themselves on "done", "stop" or when the coordinator closes; make sure none lingers.
     await Promise.all(
       workers.map(
         (w) =>
@@ -98,7 +98,6 @@ export async function trainCommand(configPath: string, options: TrainCommandOpti
           }),
       ),
     );
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    uninstall();
   }
 }

@@ -43,9 +43,11 @@ describe('createCodec round trips', () => {
   };
 
   const coordinatorMessages: [string, CoordinatorMessage][] = [
-    ['welcome', { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 2, job, heartbeatMs: 60_000 }],
+    ['welcome', { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 2, job, heartbeatMs: 60_000, jobId: '0123456789abcdef' }],
     ['reject', { type: 'reject', code: 'E_AUTH', message: 'wrong token' }],
     ['done', { type: 'done' }],
+    ['stop', { type: 'stop', reason: 'SIGINT' }],
+    ['reject E_JOB', { type: 'reject', code: 'E_JOB', message: 'another job' }],
   ];
 
   it.each(coordinatorMessages)('keeps a coordinator message intact: %s', (_, message) => {

@@ -8,7 +8,7 @@ import { layerSpecSchema } from '../config/schema.js';
  * binary fields' layouts are read and written in one place, payloads.ts.
  * docs/protocol.md describes the exchange; bump PROTOCOL_VERSION on any incompatible change.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 const bytes = z.instanceof(Uint8Array);
 const nonNegInt = z.int().min(0);
@@ -22,6 +22,8 @@ const helloSchema = z.strictObject({
   token: z.string().optional(),
   /** Host name and pid, for logs and errors. */
   name: z.string().max(256),
+  /** The job this worker served before it lost its coordinator: it rejoins only that job. */
+  jobId: z.string().max(64).optional(),
 });
 
 /** "I built the model on this backend and am ready for steps." */
@@ -85,6 +87,12 @@ const welcomeSchema = z.strictObject({
   job: workerJobSchema,
   /** The coordinator pings four times per period; a worker hearing nothing for a whole period presumes it gone. */
   heartbeatMs: z.int().positive(),
+  /**
+   * The job's identity: a digest of everything its result depends on (config, data). It stays the
+   * same when the job is resumed from a checkpoint, so a reconnecting worker can tell the same job
+   * from another one on the same address.
+   */
+  jobId: z.string().min(1).max(64),
 });
 
 const chunkAssignmentSchema = z.strictObject({
@@ -117,14 +125,20 @@ const stepSchema = z.strictObject({
 /** "I will not work with you: here is why." Sent before the coordinator closes a connection. */
 const rejectSchema = z.strictObject({
   type: z.literal('reject'),
-  code: z.enum(['E_VERSION', 'E_AUTH', 'E_PROTOCOL']),
+  code: z.enum(['E_VERSION', 'E_AUTH', 'E_PROTOCOL', 'E_JOB']),
   message: z.string(),
 });
 
 /** "Training is over; thank you." */
 const doneSchema = z.strictObject({ type: z.literal('done') });
 
-export const coordinatorMessageSchema = z.discriminatedUnion('type', [welcomeSchema, stepSchema, rejectSchema, doneSchema]);
+/**
+ * "I am stopping before the job is done (asked to, by a signal); a checkpoint is saved." A
+ * standalone worker waits for the job to be resumed (its --reconnect-timeout); others exit.
+ */
+const stopSchema = z.strictObject({ type: z.literal('stop'), reason: z.string().max(256) });
+
+export const coordinatorMessageSchema = z.discriminatedUnion('type', [welcomeSchema, stepSchema, rejectSchema, doneSchema, stopSchema]);
 export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;
 export type StepMessage = z.infer<typeof stepSchema>;
 export type ChunkAssignment = z.infer<typeof chunkAssignmentSchema>;
