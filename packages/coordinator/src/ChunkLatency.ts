@@ -1,6 +1,8 @@
 /**
- * The recent time from handing a chunk out to taking its result, as a running median over the
- * last `window` chunks: what "slow" means for a straggler, measured rather than configured.
+ * The recent times from handing a chunk out to taking its result, over the last `window` chunks:
+ * what "slow" means for a straggler, measured rather than configured. The yardstick is a low
+ * quantile, what a healthy worker takes: with one worker far slower than the rest, half the
+ * samples are its own and a median would call its chunks normal.
  */
 export class ChunkLatency {
   private readonly samples: number[] = [];
@@ -14,18 +16,18 @@ export class ChunkLatency {
     this.next = (this.next + 1) % this.window;
   }
 
-  /** The median of the recent samples, or undefined before the first. */
-  median(): number | undefined {
+  /** The `q` quantile (0..1) of the recent samples, or undefined before the first. */
+  quantile(q: number): number | undefined {
     if (this.samples.length === 0) return undefined;
     const sorted = [...this.samples].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)];
+    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   }
 
   /**
-   * How long a chunk may be out before an idle worker also computes it: `factor` times the
-   * median, but at least `floorMs` (timer noise and tiny chunks must not double the work).
+   * How long a chunk may be out before an idle worker also computes it: `factor` times the lower
+   * quartile, but at least `floorMs` (timer noise and tiny chunks must not double the work).
    */
   stragglerAfter(factor = 3, floorMs = 250): number {
-    return Math.max(floorMs, factor * (this.median() ?? Number.POSITIVE_INFINITY));
+    return Math.max(floorMs, factor * (this.quantile(0.25) ?? Number.POSITIVE_INFINITY));
   }
 }

@@ -16,65 +16,18 @@ import {
   type AdamantError,
   type Checkpoint,
   type JobConfig,
-  type Normalization,
   type LayerSpec,
   type Log,
   type PreparedData,
   type ResolvedBackend,
-  type TokenizerJSON,
   type WorkerJob,
 } from '@adamant/core';
+import type { CoordinatorOptions } from './options.js';
 import { ParameterServer } from './ParameterServer.js';
-import type { EpochReport, StepReport, TrainingResult, WorkerEvent } from './reports.js';
+import type { EpochReport, TrainingResult } from './reports.js';
 import { TrainingLoop } from './TrainingLoop.js';
 import { Validation } from './Validation.js';
 import { WorkerServer, type ListenAddress, type ListenTarget, type WorkerSession } from './WorkerServer.js';
-
-export interface CoordinatorOptions {
-  config: JobConfig;
-  /** Names the config in errors (usually its path). */
-  source: string;
-  /** When set, workers must present it in their hello. */
-  token?: string;
-  /** Workers to wait for before the first step (later ones join at the next step). */
-  minWorkers?: number;
-  /**
-   * Give up (E_CONNECT) when training has waited this long for workers: fewer than minWorkers
-   * before the first step, or none at all later. Unset: wait for ever.
-   */
-  workerTimeoutMs?: number;
-  /**
-   * A worker silent this long (no frame, no pong) is presumed gone, as after a network partition
-   * that sends no FIN or RST, and its chunks go to the others. It must exceed the longest chunk a
-   * worker computes, since a computing worker answers pings only between chunks. Default 60 s.
-   */
-  heartbeatMs?: number;
-  /** While training waits (for workers, or for a step's chunks), log what it waits for this often. Default 15 s. */
-  statusEveryMs?: number;
-  /** A text job continuing from a saved model (--init) keeps that model's vocabulary. */
-  tokenizer?: TokenizerJSON;
-  /** A table job continuing from a saved model (--init) keeps that model's normalisation. */
-  normalization?: Normalization;
-  /** Where and how often to write checkpoints; unset: none. */
-  checkpoints?: CheckpointPolicy;
-  /** Continue from this checkpoint (same job: the config's mathematics and the data must match). */
-  resume?: Checkpoint;
-  log?: Log;
-  onWorker?: (event: WorkerEvent) => void;
-  onStep?: (report: StepReport) => void;
-  onEpoch?: (report: EpochReport) => void;
-  /** Validation of an epoch starts (it runs on the coordinator, between epochs). */
-  onValidate?: (event: { epoch: number; samples: number }) => void;
-}
-
-export interface CheckpointPolicy {
-  /** The folder (a run's `<out>/checkpoints`). */
-  dir: string;
-  /** Also every N global steps (0: only at the end of each epoch and when stopped). */
-  everySteps?: number;
-  /** How many to keep, newest first (default 3). */
-  keep?: number;
-}
 
 /**
  * The coordinator of one job: the parameter server and the job's life. It loads and splits the

@@ -1,4 +1,5 @@
-export { Coordinator, type CoordinatorOptions } from './Coordinator.js';
+export { Coordinator } from './Coordinator.js';
+export type { CheckpointPolicy, CoordinatorOptions } from './options.js';
 export type { EpochReport, StepReport, TrainingResult, WorkerEvent } from './reports.js';
 export type { ListenAddress, ListenTarget } from './WorkerServer.js';
 export { ParameterServer, type ParameterServerState } from './ParameterServer.js';
