@@ -132,7 +132,7 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
           const url = `ws://${coordinatorIp}:${port}`;
           // One worker beside the coordinator, one across the link.
           void inNamespace(coordinatorNs, ['worker', '--connect', url, '--token', 't']);
-          remote = inNamespace(workerNs, ['worker', '--connect', url, '--token', 't']);
+          remote = inNamespace(workerNs, ['worker', '--connect', url, '--token', 't', '--reconnect-timeout', '0']);
         }
         if (!partitioned && (output.match(/worker joined/g) ?? []).length === 2) {
           // Cut the link mid-training: the remote worker's packets simply stop arriving.

@@ -69,7 +69,8 @@ describe('a worker that dies in the middle of a step', () => {
 
   it('a worker process killed with SIGKILL while it owes chunks changes nothing', async () => {
     const out = path.join(tmp.dir, 'killed');
-    const coordinator = await startCoordinator(out, 2, ['--log-level', 'debug']);
+    // Without straggler copies: the frozen victim's chunks must stay its own until it is killed.
+    const coordinator = await startCoordinator(out, 2, ['--log-level', 'debug', '--no-duplicate-stragglers']);
     const survivor = startCli(['worker', '--connect', coordinator.url, '--token', 'tok'], /training finished/);
     const victim = await startCli(['worker', '--connect', coordinator.url, '--token', 'tok'], /joined/);
     stop.push(() => victim.child.kill('SIGKILL'));

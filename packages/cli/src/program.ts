@@ -39,6 +39,7 @@ function trainingOptions(command: Command): Command {
     .option('--resume <dir>', 'continue a run from its newest valid checkpoint (a run directory or one checkpoint file); the config may then be left out')
     .option('--checkpoint-every <steps>', 'also write a checkpoint every N steps (always: after each epoch and when stopped)', integer(0), 0)
     .option('--keep-checkpoints <n>', 'how many checkpoints to keep, newest first', integer(1), 3)
+    .option('--no-duplicate-stragglers', 'do not give a chunk that is out far longer than usual to an idle worker as well')
     .option('--status-every <seconds>', 'while training waits for workers or chunks, log what it waits for this often', integer(1), 15)
     .option('--json', 'print one JSON object with the results as the last line of stdout');
 }

@@ -96,6 +96,7 @@ export class Coordinator {
       ...(this.validation ? { validation: this.validation } : {}),
       minWorkers: options.minWorkers ?? 1,
       ...(options.statusEveryMs !== undefined ? { statusEveryMs: options.statusEveryMs } : {}),
+      duplicateStragglers: options.duplicateStragglers ?? true,
       ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
       log: this.log,
       ...(options.onStep ? { onStep: options.onStep } : {}),

@@ -72,6 +72,8 @@ export interface TrainingLoopOptions {
   checkpointEvery?: number;
   /** While training waits (for workers, or for a step's chunks), log what it waits for this often. Default 15 s. */
   statusEveryMs?: number;
+  /** See CoordinatorOptions.duplicateStragglers. */
+  duplicateStragglers: boolean;
 }
 
 /**
@@ -244,7 +246,8 @@ export class TrainingLoop {
     const statusEvery = this.options.statusEveryMs ?? 15_000;
     let nextStatus = started + statusEvery;
     return setInterval(() => {
-      for (const d of round.duplicateStragglers(this.latency.stragglerAfter())) {
+      const stragglers = this.options.duplicateStragglers ? round.duplicateStragglers(this.latency.stragglerAfter()) : [];
+      for (const d of stragglers) {
         this.options.log.info('straggler: chunk also given to an idle worker', { step: round.step, chunk: d.index, slow: d.from.name, idle: d.to.name, waitedMs: Math.round(d.waitedMs) });
       }
       const now = performance.now();

@@ -20,6 +20,11 @@ export interface CoordinatorOptions {
    * worker computes, since a computing worker answers pings only between chunks. Default 60 s.
    */
   heartbeatMs?: number;
+  /**
+   * Give a chunk that is out far longer than usual to an idle worker as well (the first result
+   * wins; both are bitwise equal). Default true; false saves the duplicate work.
+   */
+  duplicateStragglers?: boolean;
   /** While training waits (for workers, or for a step's chunks), log what it waits for this often. Default 15 s. */
   statusEveryMs?: number;
   /** A text job continuing from a saved model (--init) keeps that model's vocabulary. */

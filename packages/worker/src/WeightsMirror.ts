@@ -1,4 +1,4 @@
-import { decodeStepWeights, embeddingTable, type EmbeddingTable, type StepMessage, type WorkerJob } from '@adamant/core';
+import { decodeStepWeights, embeddingTable, ShapeError, type EmbeddingTable, type StepMessage, type WorkerJob } from '@adamant/core';
 
 /**
  * The worker's copy of the parameter vector. A step brings the dense weights whole, but only
@@ -9,8 +9,10 @@ export class WeightsMirror {
   readonly flat: Float32Array;
   private readonly table: EmbeddingTable | undefined;
 
-  constructor(job: WorkerJob) {
-    this.flat = new Float32Array(job.paramCount);
+  /** `flat`: where the vector lives, paramCount floats (the compute thread shares it); by default a new array. */
+  constructor(job: WorkerJob, flat: Float32Array = new Float32Array(job.paramCount)) {
+    if (flat.length !== job.paramCount) throw new ShapeError(`the weights mirror needs ${job.paramCount} floats, got ${flat.length}`);
+    this.flat = flat;
     this.table = embeddingTable(job.layers);
   }
 

@@ -14,6 +14,7 @@ export interface TrainingOptions {
   checkpointEvery?: number;
   keepCheckpoints?: number;
   statusEvery?: number;
+  duplicateStragglers?: boolean;
 }
 
 /** Where a run's model goes when `--out` is not given: runs/<config name>-<time>. */
@@ -66,6 +67,7 @@ export async function prepareCoordinator(
     ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.statusEvery !== undefined ? { statusEveryMs: options.statusEvery * 1000 } : {}),
+    ...(options.duplicateStragglers !== undefined ? { duplicateStragglers: options.duplicateStragglers } : {}),
     log,
     onWorker: progress.worker,
     onStep: progress.step,

@@ -1,0 +1,156 @@
+import { Worker } from 'node:worker_threads';
+import { AdamantError, toAdamantError, type ChunkGradient, type ResolvedBackend, type WorkerJob } from '@adamant/core';
+import type { ChunkInput, ComputeStepRequest, ComputeThreadData, ComputeThreadReply } from './computeThreadMessages.js';
+
+export type { ChunkInput };
+
+export interface ComputeThreadOptions {
+  /** Overrides the job's backend on this machine. */
+  backend?: WorkerJob['backend'];
+  /** The thread's compiled entry file; by default computeThreadEntry.js beside this module (tests built from src point at dist). */
+  entry?: URL;
+}
+
+/** How long the thread spent on a step's weights and chunks (ms), for the debug log. */
+export interface StepTiming {
+  computed: number;
+  setWeightsMs: number;
+  computeMs: number;
+}
+
+interface RunningStep {
+  onChunk: (index: number, gradient: ChunkGradient) => void;
+  resolve: (timing: StepTiming) => void;
+  reject: (error: AdamantError) => void;
+}
+
+/** The error a thread reported, with the code and message it had there (and its stack, for ADAMANT_DEBUG). */
+function errorFromThread(reply: Extract<ComputeThreadReply, { type: 'error' }>): AdamantError {
+  const origin = new Error(reply.message);
+  if (reply.stack) origin.stack = reply.stack;
+  return new AdamantError(reply.code, reply.message, { cause: origin });
+}
+
+/** The arrays of a chunk as buffers of their own, which can be transferred without copying the step's frame. */
+function owned(array: Float32Array): Float32Array<ArrayBuffer> {
+  const whole = array.byteOffset === 0 && array.byteLength === array.buffer.byteLength && array.buffer instanceof ArrayBuffer;
+  return whole ? (array as Float32Array<ArrayBuffer>) : array.slice();
+}
+
+/**
+ * The worker's compute thread, seen from the main thread: a `worker_threads` Worker holding the
+ * gradient path, so that a long chunk never keeps the main thread from answering pings and
+ * reading frames. Started once per job with `ComputeThread.start(job)`; `runStep` then computes
+ * one step at a time. The weights live in `weights`, a SharedArrayBuffer view that `runStep`'s
+ * `load` callback writes while the thread is idle; the thread reads it for the step that follows.
+ */
+export class ComputeThread {
+  /** The shared parameter vector: written only inside runStep's `load`, read by the thread. */
+  readonly weights: Float32Array;
+  backend: ResolvedBackend = 'cpu';
+  private readonly cancelFlag: Int32Array;
+  private readonly ready: Promise<void>;
+  private step: RunningStep | undefined;
+  private failure: AdamantError | undefined;
+  private terminated = false;
+  /** Steps run one after another; this settles when the last one queued has. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly thread: Worker,
+    data: ComputeThreadData,
+  ) {
+    this.weights = new Float32Array(data.weights);
+    this.cancelFlag = new Int32Array(data.control);
+    this.ready = new Promise<void>((resolve, reject) => {
+      thread.on('message', (reply: ComputeThreadReply) => {
+        switch (reply.type) {
+          case 'ready':
+            this.backend = reply.backend;
+            return resolve();
+          case 'chunk':
+            return this.step?.onChunk(reply.index, reply.gradient);
+          case 'stepDone': {
+            const { computed, setWeightsMs, computeMs } = reply;
+            this.step?.resolve({ computed, setWeightsMs, computeMs });
+            this.step = undefined;
+            return;
+          }
+          case 'error':
+            return this.fail(errorFromThread(reply), reject);
+        }
+      });
+      thread.on('error', (err) => this.fail(toAdamantError(err), reject));
+      thread.on('exit', (code) => {
+        if (!this.terminated) this.fail(new AdamantError('E_INTERNAL', `the compute thread exited unexpectedly (code ${code})`), reject);
+      });
+    });
+  }
+
+  /** Starts the thread and builds the job's gradient path in it; rejects with the error it met (E_BACKEND, E_SHAPE, …). */
+  static async start(job: WorkerJob, options: ComputeThreadOptions = {}): Promise<ComputeThread> {
+    const data: ComputeThreadData = {
+      job,
+      ...(options.backend ? { backend: options.backend } : {}),
+      weights: new SharedArrayBuffer(job.paramCount * Float32Array.BYTES_PER_ELEMENT),
+      control: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
+    };
+    // The thread inherits the environment, so ADAMANT_GRADIENTS and ADAMANT_SLOW_CHUNK_MS reach it.
+    const thread = new Worker(options.entry ?? new URL('./computeThreadEntry.js', import.meta.url), { workerData: data });
+    const compute = new ComputeThread(thread, data);
+    try {
+      await compute.ready;
+    } catch (err) {
+      await compute.terminate();
+      throw err;
+    }
+    return compute;
+  }
+
+  /**
+   * Computes one step: once the thread is idle, `load` writes the step's weights into `weights`
+   * (and may throw, refusing them), then the thread computes `chunks` in order and `onChunk` gets each result as it
+   * finishes (its arrays are the caller's to keep). Resolves when the step is over; rejects with
+   * the thread's error, or `load`'s.
+   */
+  runStep(load: () => void, chunks: ChunkInput[], onChunk: (index: number, gradient: ChunkGradient) => void): Promise<StepTiming> {
+    const run = this.tail.then(
+      () =>
+        new Promise<StepTiming>((resolve, reject) => {
+          if (this.failure) return reject(this.failure);
+          load();
+          Atomics.store(this.cancelFlag, 0, 0);
+          const inputs = chunks.map((c) => ({ ...c, x: owned(c.x), y: owned(c.y) }));
+          const transfer = new Set(inputs.flatMap((c) => [c.x.buffer, c.y.buffer]));
+          this.step = { onChunk, resolve, reject };
+          const request: ComputeStepRequest = { type: 'step', chunks: inputs };
+          this.thread.postMessage(request, [...transfer]);
+        }),
+    );
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Skips the chunks of the current step not yet begun: their results are no longer wanted. The chunk in progress finishes. */
+  cancel(): void {
+    Atomics.store(this.cancelFlag, 0, 1);
+    Atomics.notify(this.cancelFlag, 0);
+  }
+
+  /** Stops the thread; what it held (the model, the backend's memory) goes with it. */
+  async terminate(): Promise<void> {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.cancel();
+    await this.thread.terminate();
+    // Nothing is left to settle a step still waiting on the thread.
+    this.fail(new AdamantError('E_INTERNAL', 'the compute thread was stopped'), () => {});
+  }
+
+  private fail(error: AdamantError, rejectReady: (error: AdamantError) => void): void {
+    this.failure ??= error;
+    rejectReady(this.failure);
+    this.step?.reject(this.failure);
+    this.step = undefined;
+  }
+}

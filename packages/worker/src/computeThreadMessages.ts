@@ -1,0 +1,48 @@
+import type { ChunkGradient, ErrorCode, ResolvedBackend, WorkerJob } from '@adamant/core';
+
+/**
+ * What crosses the boundary between a worker's main thread (socket, heartbeat, message order,
+ * the weights mirror) and its compute thread (the gradient path: the model on its tfjs backend).
+ * Weights never travel in messages: they sit in a SharedArrayBuffer that the main thread writes
+ * only while the compute thread is idle, between steps. Chunk inputs go one way and gradients the
+ * other as transferred buffers, each of them its own exact-size ArrayBuffer.
+ */
+
+/** The thread's workerData: everything it needs to build its gradient path. */
+export interface ComputeThreadData {
+  job: WorkerJob;
+  /** Overrides the job's backend on this machine. */
+  backend?: WorkerJob['backend'];
+  /** The weights, job.paramCount float32s, written by the main thread between steps only. */
+  weights: SharedArrayBuffer;
+  /** One int32: 1 asks the thread to skip the rest of the current step (its results are no longer wanted). */
+  control: SharedArrayBuffer;
+}
+
+/** One chunk to compute: the step message's chunk, its inputs and targets decoded. */
+export interface ChunkInput {
+  index: number;
+  samples: number;
+  seed: number;
+  /** samples x inputShape values. */
+  x: Float32Array;
+  /** One target per sample. */
+  y: Float32Array;
+}
+
+/** Main thread -> compute thread: "load the shared weights, then compute these chunks in order." */
+export interface ComputeStepRequest {
+  type: 'step';
+  chunks: ChunkInput[];
+}
+
+/** Compute thread -> main thread. */
+export type ComputeThreadReply =
+  /** "My gradient path is built on this backend; send steps." */
+  | { type: 'ready'; backend: ResolvedBackend; paramCount: number }
+  /** "Here is chunk `index` of the current step." Sent as each chunk finishes. */
+  | { type: 'chunk'; index: number; gradient: ChunkGradient }
+  /** "The step is over: every chunk computed, or the rest skipped because it was cancelled." */
+  | { type: 'stepDone'; computed: number; setWeightsMs: number; computeMs: number }
+  /** "I cannot go on: here is why." Errors keep their code and message across the boundary. */
+  | { type: 'error'; code: ErrorCode; message: string; stack?: string };

@@ -1,0 +1,227 @@
+import { hostname } from 'node:os';
+import WebSocket from 'ws';
+import {
+  AdamantError,
+  ConnectError,
+  encodeChunkResult,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  readFloats,
+  toAdamantError,
+  type CoordinatorMessage,
+  type Log,
+  type MessageCodec,
+  type StepMessage,
+  type WorkerJob,
+  type WorkerMessage,
+} from '@adamant/core';
+import { ComputeThread } from './ComputeThread.js';
+import { describeSocketError } from './connect.js';
+import { WeightsMirror } from './WeightsMirror.js';
+
+export interface WorkerSummary {
+  workerId: number;
+  backend: string;
+  steps: number;
+  chunks: number;
+  samples: number;
+  /** How many times the worker rejoined its job after losing the coordinator. */
+  reconnects: number;
+}
+
+/** What outlives one connection: the job this worker serves, with its compute thread and weights; the heartbeat; the summary. */
+export interface WorkerState {
+  job?: { id: string; compute: ComputeThread; mirror: WeightsMirror };
+  /** The coordinator's heartbeat period (ms, clamped to what a timer can hold); 0 before the first welcome. */
+  heartbeatMs: number;
+  summary: WorkerSummary;
+}
+
+export interface ConnectionContext {
+  url: string;
+  token?: string;
+  /** Overrides the job's backend on this machine. */
+  backend?: WorkerJob['backend'];
+  log: Log;
+  codec: MessageCodec;
+  state: WorkerState;
+}
+
+/** How a connection ended, short of an error that ends the worker. `welcomed`: whether it got as far as a welcome. */
+export type ConnectionEnd = { welcomed: boolean } & (
+  | { kind: 'done' }
+  /** The coordinator said it is stopping before the job is done; a checkpoint is saved. */
+  | { kind: 'stopped'; reason: string }
+  /** Closed without done, silent past the heartbeat, or a socket error: the coordinator may come back. */
+  | { kind: 'lost'; error: ConnectError }
+);
+
+/** Node's timers hold at most 2^31 - 1 ms (about 24.8 days); a longer heartbeat would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The coordinator refused us (wrong token, other protocol version, another job, bad frame). */
+class RejectedError extends AdamantError {
+  override name = 'RejectedError';
+}
+
+/**
+ * One connection to the coordinator, from hello to its end: the handshake, the heartbeat, and the
+ * coordinator's messages handled strictly in order, so a step's weights are taken only after the
+ * previous step's chunks are all computed and sent. Chunks are computed on the job's compute
+ * thread, started at the first welcome and kept across connections to the same job. Resolves
+ * with how the connection ended; rejects with an error that ends the worker (a reject, a bad
+ * frame, another job, a failed computation), after telling the coordinator with `failed`.
+ */
+export function serveConnection(socket: WebSocket, context: ConnectionContext): Promise<ConnectionEnd> {
+  const { state, log, codec } = context;
+  const { summary } = state;
+  const peer = `coordinator ${context.url}`;
+  let welcomed = false;
+  let finished = false;
+  let stopReason: string | undefined;
+  let closed = false;
+  let stepInFlight = false;
+  // The coordinator pings us four times per heartbeat period; a whole period of silence means it is gone.
+  let silenceTimer: NodeJS.Timeout | undefined;
+  const heard = () => {
+    clearTimeout(silenceTimer);
+    if (state.heartbeatMs > 0 && !finished && !closed) silenceTimer = setTimeout(() => socket.emit('silent'), state.heartbeatMs);
+  };
+  const send = (message: WorkerMessage) => socket.send(codec.encode(message));
+
+  const welcome = async (message: Extract<CoordinatorMessage, { type: 'welcome' }>): Promise<void> => {
+    if (message.protocol !== PROTOCOL_VERSION) {
+      throw new ProtocolError(`${peer} speaks protocol ${message.protocol}, this worker speaks ${PROTOCOL_VERSION}`, 'E_VERSION');
+    }
+    if (welcomed) throw new ProtocolError(`${peer}: sent a second welcome`);
+    // Belt and braces: a coordinator of another job should already have refused our hello.
+    if (state.job && message.jobId !== state.job.id) {
+      throw new ProtocolError(`${peer} runs job ${message.jobId}, but this worker served job ${state.job.id}`, 'E_JOB');
+    }
+    state.heartbeatMs = Math.min(message.heartbeatMs, MAX_TIMER_MS);
+    heard();
+    summary.workerId = message.workerId;
+    if (state.job) {
+      // The same job: the compute thread, its model and the weights mirror carry on as they were.
+      summary.reconnects++;
+      log.info('rejoined', { workerId: message.workerId, jobId: message.jobId, reconnects: summary.reconnects });
+    } else {
+      const compute = await ComputeThread.start(message.job, context.backend ? { backend: context.backend } : {});
+      state.job = { id: message.jobId, compute, mirror: new WeightsMirror(message.job, compute.weights) };
+      summary.backend = compute.backend;
+      log.info('joined', { workerId: message.workerId, backend: compute.backend, params: message.job.paramCount, jobId: message.jobId });
+    }
+    welcomed = true;
+    send({ type: 'ready', backend: state.job.compute.backend });
+  };
+
+  const computeStep = async (message: StepMessage): Promise<void> => {
+    const job = state.job;
+    if (!welcomed || !job) throw new ProtocolError(`${peer}: sent a step before the welcome`);
+    const chunks = message.chunks.map((chunk) => ({
+      index: chunk.index,
+      samples: chunk.samples,
+      seed: chunk.seed,
+      x: readFloats(chunk.x, undefined, `chunk ${chunk.index} inputs`, peer),
+      y: readFloats(chunk.y, chunk.samples, `chunk ${chunk.index} targets`, peer),
+    }));
+    const samplesOf = new Map(chunks.map((c) => [c.index, c.samples]));
+    stepInFlight = true;
+    try {
+      const timing = await job.compute.runStep(
+        () => job.mirror.update(message, peer),
+        chunks,
+        (index, gradient) => {
+          // Once the connection is gone the coordinator hands this chunk to another worker: drop it.
+          if (socket.readyState !== WebSocket.OPEN) return;
+          const samples = samplesOf.get(index)!;
+          send(encodeChunkResult(message.step, index, samples, gradient));
+          summary.chunks++;
+          summary.samples += samples;
+        },
+      );
+      if (timing.computed === chunks.length) summary.steps++;
+      log.debug('step computed', { step: message.step, chunks: timing.computed, setWeightsMs: +timing.setWeightsMs.toFixed(1), computeMs: +timing.computeMs.toFixed(1) });
+    } finally {
+      stepInFlight = false;
+    }
+  };
+
+  const handle = async (message: CoordinatorMessage): Promise<void> => {
+    switch (message.type) {
+      case 'welcome':
+        return welcome(message);
+      case 'step':
+        return computeStep(message);
+      case 'reject':
+        throw new RejectedError(message.code, `${peer} refused this worker: ${message.message}`);
+      case 'done':
+        finished = true;
+        clearTimeout(silenceTimer);
+        socket.close(1000, 'done');
+        return;
+      case 'stop':
+        stopReason = message.reason;
+        clearTimeout(silenceTimer);
+        socket.close(1000, 'stopped');
+        return;
+    }
+  };
+
+  return new Promise<ConnectionEnd>((resolve, reject) => {
+    let failure: AdamantError | undefined;
+    let lost: ConnectError | undefined;
+    // Messages are handled strictly in order: a step never starts before the welcome is done.
+    let queue = Promise.resolve();
+    const fail = (err: unknown, rejected = false) => {
+      failure ??= toAdamantError(err);
+      // After a reject the coordinator has already dropped us: nothing to tell it.
+      if (socket.readyState === WebSocket.OPEN && !rejected) {
+        try {
+          send({ type: 'failed', code: failure.code, message: failure.message });
+        } catch {
+          // The socket is going away anyway.
+        }
+        socket.close(1011, failure.code);
+      }
+    };
+    socket.on('ping', heard);
+    socket.once('silent', () => {
+      lost ??= new ConnectError(`${peer} has been silent for ${state.heartbeatMs / 1000} s (heartbeat); presumed gone`);
+      // terminate(), not close(): a coordinator behind a partition would never answer the close handshake.
+      socket.terminate();
+    });
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      heard();
+      queue = queue.then(async () => {
+        if (failure || finished || stopReason !== undefined || closed) return;
+        try {
+          if (!isBinary) throw new ProtocolError(`${peer}: sent a text frame; the protocol is binary msgpack`);
+          await handle(codec.decodeCoordinatorMessage(data, peer));
+        } catch (err) {
+          fail(err, err instanceof RejectedError);
+        }
+      });
+    });
+    socket.on('error', (err) => {
+      lost ??= new ConnectError(`${peer}: ${describeSocketError(err)}`, { cause: err });
+    });
+    socket.on('close', (code, reason) => {
+      closed = true;
+      clearTimeout(silenceTimer);
+      // The step's chunks not yet begun are no longer ours (the coordinator reassigns them); the one in progress finishes.
+      if (stepInFlight) state.job?.compute.cancel();
+      void queue.then(() => {
+        if (failure) return reject(failure);
+        if (finished) return resolve({ kind: 'done', welcomed });
+        if (stopReason !== undefined) return resolve({ kind: 'stopped', reason: stopReason, welcomed });
+        const why = reason.toString() || `code ${code}`;
+        resolve({ kind: 'lost', welcomed, error: lost ?? new ConnectError(`${peer} closed the connection before training finished (${why})`) });
+      });
+    });
+    // On a reconnect the heartbeat is already known: a coordinator that takes the connection but never welcomes us is lost too.
+    heard();
+    const jobId = state.job?.id;
+    send({ type: 'hello', protocol: PROTOCOL_VERSION, name: `${hostname()}:${process.pid}`, ...(context.token ? { token: context.token } : {}), ...(jobId ? { jobId } : {}) });
+  });
+}
