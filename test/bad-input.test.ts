@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -54,6 +55,15 @@ describe('bad configs and data', () => {
   it('rejects a missing data file', async () => {
     const file = writeJson(path.join(tmp.dir, 'no-file.json'), { ...housing, data: { ...housing.data, path: 'nowhere.csv' } });
     expectOneLineError(await runCli(['train', file]), path.join(tmp.dir, 'nowhere.csv'), /no such file/);
+  });
+
+  it('refuses /dev/zero and a FIFO as data at once, instead of reading for ever or hanging (issue 9)', async () => {
+    const zero = writeJson(path.join(tmp.dir, 'zero.json'), { ...housing, data: { ...housing.data, path: '/dev/zero' } });
+    expectOneLineError(await runCli(['train', zero, '--workers', '1'], { timeoutMs: 15_000 }), '/dev/zero: not a regular file (a device)', '[E_DATA]');
+    const fifo = path.join(tmp.dir, 'data.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const piped = writeJson(path.join(tmp.dir, 'fifo.json'), { ...housing, data: { ...housing.data, path: fifo } });
+    expectOneLineError(await runCli(['train', piped, '--workers', '1'], { timeoutMs: 15_000 }), 'data.fifo: not a regular file (a FIFO)', '[E_DATA]');
   });
 
   it('rejects an --init model whose weights do not fit the config', async () => {

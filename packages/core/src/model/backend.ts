@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, RESOLVED_BACKEND_NAMES, type ResolvedBackend } from '../config/names.js';
 import { BackendError } from '../errors.js';
@@ -10,22 +9,20 @@ export interface BackendOptions {
 }
 
 /**
- * Loads @tensorflow/tfjs-node if the user installed it. It is never a dependency of Adamant:
- * its install script downloads libtensorflow, which fails without internet. We look for it
- * beside Adamant and then in the current directory's node_modules.
+ * Loads @tensorflow/tfjs-node if the user installed it beside Adamant. It is never a dependency
+ * of Adamant: its install script downloads libtensorflow, which fails without internet. It is
+ * resolved from Adamant's own installation only, never from the current directory: a
+ * node_modules planted where a worker happens to run must not get its code executed.
  */
 async function loadTensorflowBackend(): Promise<boolean> {
   if (tf.findBackend('tensorflow')) return true;
-  const candidates = [createRequire(import.meta.url), createRequire(path.join(process.cwd(), 'noop.js'))];
-  for (const require of candidates) {
-    try {
-      require('@tensorflow/tfjs-node');
-      return tf.findBackend('tensorflow') !== null;
-    } catch {
-      // Not installed here, or its native library is missing: try the next place.
-    }
+  try {
+    createRequire(import.meta.url)('@tensorflow/tfjs-node');
+    return tf.findBackend('tensorflow') !== null;
+  } catch {
+    // Not installed, or its native library is missing.
+    return false;
   }
-  return false;
 }
 
 async function trySetBackend(name: ResolvedBackend): Promise<boolean> {
