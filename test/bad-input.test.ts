@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createCodec, floatBytes, PROTOCOL_VERSION, type CoordinatorMessage, type WorkerMessage } from '@adamant/core';
+import { floatBytes, PROTOCOL_VERSION, type CoordinatorMessage } from '@adamant/core';
 import { housingConfigPath, runCli, startCli, tempDir, writeJson } from './support/cli.js';
+import { rawPeer } from './support/rawPeer.js';
 
 /** Every bad input ends in a non-zero exit and one line on stderr that names the culprit. */
 function expectOneLineError(result: { code: number | null; stderr: string }, ...mentions: (string | RegExp)[]): void {
@@ -103,34 +103,9 @@ describe('bad peers', () => {
     expectOneLineError(result, url, /wrong token/, /E_AUTH/);
   });
 
-  /** A hand-written peer speaking our real codec, to send what a real worker never would. */
-  function rawPeer(url: string): Promise<{ socket: WebSocket; send: (m: WorkerMessage | Uint8Array) => void; next: () => Promise<CoordinatorMessage | { closed: number; reason: string }> }> {
-    const codec = createCodec();
-    const socket = new WebSocket(url);
-    const inbox: (CoordinatorMessage | { closed: number; reason: string })[] = [];
-    let wake: (() => void) | undefined;
-    socket.on('message', (data: Buffer) => {
-      inbox.push(codec.decodeCoordinatorMessage(data, 'coordinator'));
-      wake?.();
-    });
-    socket.on('close', (code, reason) => {
-      inbox.push({ closed: code, reason: reason.toString() });
-      wake?.();
-    });
-    const next = async () => {
-      while (inbox.length === 0) await new Promise<void>((r) => (wake = r));
-      return inbox.shift()!;
-    };
-    const send = (m: WorkerMessage | Uint8Array) => socket.send(m instanceof Uint8Array ? m : codec.encode(m));
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve({ socket, send, next }));
-      socket.once('error', reject);
-    });
-  }
-
   it('a peer speaking another protocol version is rejected with E_VERSION', async () => {
     const peer = await rawPeer(await startCoordinator());
-    peer.send({ type: 'hello', protocol: PROTOCOL_VERSION + 1, name: 'future-worker', token: 'right-token' });
+    peer.hello('right-token', 'future-worker', { protocol: PROTOCOL_VERSION + 1 });
     const reply = await peer.next();
     expect(reply).toMatchObject({ type: 'reject', code: 'E_VERSION' });
     expect((reply as { message: string }).message).toMatch(new RegExp(`future-worker.*protocol ${PROTOCOL_VERSION + 1}.*speaks ${PROTOCOL_VERSION}`));
@@ -142,7 +117,7 @@ describe('bad peers', () => {
     bad.send(new Uint8Array([0xc1, 0xff, 0x00, 0x13]));
     expect(await bad.next()).toMatchObject({ type: 'reject', code: 'E_PROTOCOL' });
     const good = await rawPeer(url);
-    good.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'good', token: 'right-token' });
+    good.hello('right-token', 'good');
     expect(await good.next()).toMatchObject({ type: 'welcome' });
   });
 
@@ -159,7 +134,7 @@ describe('bad peers', () => {
     stop = () => child.kill('SIGKILL');
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     const peer = await rawPeer(`ws://127.0.0.1:${match[1]}`);
-    peer.send({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'nan-worker', token: 't' });
+    peer.hello('t', 'nan-worker');
     const welcome = await peer.next();
     expect(welcome).toMatchObject({ type: 'welcome' });
     const paramCount = (welcome as { job: { paramCount: number } }).job.paramCount;

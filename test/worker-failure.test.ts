@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createCodec, PROTOCOL_VERSION } from '@adamant/core';
 import { housingConfigPath, runCli, startCli, tempDir, writeJson } from './support/cli.js';
+import { rawPeer } from './support/rawPeer.js';
 import { weightBytes } from './support/reference.js';
 
 /**
@@ -47,19 +46,19 @@ describe('a worker that dies in the middle of a step', () => {
     const out = path.join(tmp.dir, 'vanished');
     const coordinator = await startCoordinator(out, 2);
     // A peer that joins, receives its share of the first step, and drops the connection.
-    const codec = createCodec();
-    const deserter = new WebSocket(coordinator.url);
-    const tookChunks = new Promise<number>((resolve) => {
-      deserter.on('message', (data: Buffer) => {
-        const message = codec.decodeCoordinatorMessage(data, 'coordinator');
-        if (message.type === 'welcome') deserter.send(codec.encode({ type: 'ready', backend: 'cpu' }));
+    const deserter = await rawPeer(coordinator.url);
+    deserter.hello('tok', 'deserter');
+    const tookChunks = (async () => {
+      for (;;) {
+        const message = await deserter.next();
+        if (!('type' in message)) throw new Error(`closed: ${message.reason}`);
+        if (message.type === 'welcome') deserter.send({ type: 'ready', backend: 'cpu' });
         if (message.type === 'step') {
-          resolve(message.chunks.length);
-          deserter.terminate();
+          deserter.socket.terminate();
+          return message.chunks.length;
         }
-      });
-    });
-    deserter.on('open', () => deserter.send(codec.encode({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'deserter', token: 'tok' })));
+      }
+    })();
     const worker = startCli(['worker', '--connect', coordinator.url, '--token', 'tok'], /training finished/);
     expect(await tookChunks).toBeGreaterThan(0);
     await worker;

@@ -2,14 +2,14 @@ import type { AddressInfo } from 'node:net';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCodec, floatBytes, PROTOCOL_VERSION, readFloats, type CoordinatorMessage, type WorkerJob, type WorkerMessage } from '@adamant/core';
+import { createCodec, floatBytes, NONCE_BYTES, PROTOCOL_VERSION, readFloats, type CoordinatorMessage, type WorkerJob, type WorkerMessage } from '@adamant/core';
 import { runCli } from './support/cli.js';
 
 /**
  * Issue 8: a worker that loses its coordinator mid-job reconnects to the same address and
  * presents the job it served, so that only that job takes it back; it gives up after
  * --reconnect-timeout. The coordinator here is a minimal fake on a raw WebSocketServer, which
- * scripts each connection and records every hello.
+ * challenges each connection, scripts it, and records every hello (it checks no proof).
  */
 
 // One dense unit on two inputs: kernel [1, 2] and bias 3 are the three parameters.
@@ -45,6 +45,7 @@ async function fakeCoordinator(script: Script) {
   let connections = 0;
   server.on('connection', (socket) => {
     const n = connections++;
+    socket.send(codec.encode({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce: new Uint8Array(NONCE_BYTES) }));
     const inbox: WorkerMessage[] = [];
     const waiting: ((m: WorkerMessage) => void)[] = [];
     let peer: FakePeer | undefined;

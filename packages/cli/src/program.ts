@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES } from '@adamant/core';
+import { DEFAULT_CONNECTION_LIMITS } from '@adamant/coordinator';
+import { DEFAULT_MAX_PARAMS, parseFingerprint } from '@adamant/worker';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { evaluateCommand, predictCommand } from './commands/inference.js';
 import { trainCommand } from './commands/train.js';
@@ -16,6 +18,14 @@ function integer(min: number) {
   };
 }
 
+function number(what: string, ok: (n: number) => boolean) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !ok(n)) throw new InvalidArgumentError(`expected ${what}, got "${value}"`);
+    return n;
+  };
+}
+
 function wsUrl(value: string): string {
   let url: URL;
   try {
@@ -25,6 +35,12 @@ function wsUrl(value: string): string {
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new InvalidArgumentError(`"${value}" is not a ws:// URL; expected ws://HOST:PORT`);
   return value;
+}
+
+function sha256Fingerprint(value: string): string {
+  const fingerprint = parseFingerprint(value);
+  if (!fingerprint) throw new InvalidArgumentError(`"${value}" is not a SHA-256 fingerprint; expected sha256:AB:CD:… (32 bytes) or 64 hex digits`);
+  return fingerprint;
 }
 
 const backendOption = (what = 'TensorFlow.js backend, overriding the config') => new Option('--backend <name>', what).choices(BACKEND_NAMES);
@@ -40,6 +56,9 @@ function trainingOptions(command: Command): Command {
     .option('--checkpoint-every <steps>', 'also write a checkpoint every N steps (always: after each epoch and when stopped)', integer(0), 0)
     .option('--keep-checkpoints <n>', 'how many checkpoints to keep, newest first', integer(1), 3)
     .option('--no-duplicate-stragglers', 'do not give a chunk that is out far longer than usual to an idle worker as well')
+    .option('--chunk-timeout <seconds>', 'drop a worker that holds a chunk this long; others compute it (default: 10x the median chunk time, at least 30 s; 10 min before the first)', number('a number of seconds > 0', (n) => n > 0))
+    .option('--verify <fraction>', 'have this fraction of chunks (picked by the seed) computed by two workers on one backend and applied only when equal to the bit; a worker two others contradict is quarantined', number('a fraction from 0 to 1', (n) => n >= 0 && n <= 1), 0)
+    .option('--max-chunk-grad-norm <x>', 'a chunk whose gradient L2 norm exceeds X per sample, or is not finite, costs its worker the connection; a second worker\'s such result stops the job (E_NUMERIC)', number('a number > 0', (n) => n > 0 && Number.isFinite(n)))
     .option('--status-every <seconds>', 'while training waits for workers or chunks, log what it waits for this often', integer(1), 15)
     .option('--json', 'print one JSON object with the results as the last line of stdout');
 }
@@ -75,9 +94,14 @@ export function createProgram(): Command {
       .requiredOption('-p, --port <port>', 'port to listen on (0 picks a free one)', integer(0))
       .option('--host <host>', 'address to listen on', '0.0.0.0')
       .option('--min-workers <n>', 'workers to wait for before the first step', integer(1), 1)
-      .option('--worker-timeout <seconds>', 'fail when training has waited this long for workers (0: wait for ever)', integer(0), 0)
+      .option('--worker-timeout <seconds>', 'fail when training has waited this long for workers (0: wait for ever)', integer(0), 600)
       .option('--heartbeat <seconds>', 'presume a worker silent this long gone and hand its chunks to others', integer(1), 60)
-      .option('--token <token>', 'secret workers must present (default: $ADAMANT_TOKEN, else a random one, printed)'),
+      .option('--token <token>', 'secret workers must prove they hold (default: $ADAMANT_TOKEN; on a loopback --host or with --insecure, else a random one, printed)')
+      .option('--token-file <file>', 'read the token from this file (its first line; keep it chmod 600)')
+      .option('--insecure', 'listen on a non-loopback --host with a random token printed on stderr instead of a given one')
+      .option('--max-connections <n>', 'open connections at most; beyond them new ones are closed at once', integer(1), DEFAULT_CONNECTION_LIMITS.maxConnections)
+      .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM, with --tls-key); workers get its fingerprint in the banner')
+      .option('--tls-key <file>', 'the private key (PEM) of --tls-cert'),
   )
     .addOption(backendOption())
     .addOption(logLevelOption('info'))
@@ -88,15 +112,23 @@ export function createProgram(): Command {
   program
     .command('worker')
     .description('compute gradients for a coordinator until its job ends')
-    .requiredOption('-c, --connect <url>', 'the coordinator, ws://HOST:PORT', wsUrl)
+    .requiredOption('-c, --connect <url>', 'the coordinator, ws://HOST:PORT or wss://HOST:PORT', wsUrl)
     .option('--token <token>', 'the coordinator\'s secret (default: $ADAMANT_TOKEN)')
+    .option('--token-file <file>', 'read the token from this file (its first line; keep it chmod 600)')
+    .option('--max-params <n>', 'refuse a job whose model has more parameters than this', integer(1), DEFAULT_MAX_PARAMS)
+    .option('--handshake-timeout <seconds>', 'give up on a connection whose coordinator has not welcomed this worker after this long', integer(1), 15)
     .addOption(backendOption())
     .option('--connect-timeout <seconds>', 'keep retrying a refused connection this long', integer(0), 30)
     .option('--reconnect-timeout <seconds>', 'after losing the coordinator mid-job, keep trying to rejoin the job this long (0: fail at once)', integer(0), 300)
+    .option('--tls-ca <file>', 'wss://: also trust this CA certificate (PEM) besides the system CAs')
+    .addOption(new Option('--tls-fingerprint <sha256>', 'wss://: trust only the certificate with this SHA-256 fingerprint (sha256:AB:CD:… as the coordinator prints it), not CAs').argParser(sha256Fingerprint).conflicts('tlsCa'))
     .addOption(logLevelOption('info'))
     .addOption(logJsonOption())
-    .addHelpText('after', '\nExample:\n  ADAMANT_TOKEN=... adamant worker --connect ws://10.0.0.5:7070')
-    .action((options) => workerCommand(options));
+    .addHelpText('after', '\nExamples:\n  ADAMANT_TOKEN=... adamant worker --connect ws://10.0.0.5:7070\n  ADAMANT_TOKEN=... adamant worker --connect wss://10.0.0.5:7070 --tls-fingerprint sha256:AB:CD:…')
+    .action((options, command: Command) => {
+      if ((options.tlsCa || options.tlsFingerprint) && new URL(options.connect).protocol !== 'wss:') command.error('--tls-ca and --tls-fingerprint need a wss:// coordinator URL');
+      return workerCommand(options);
+    });
 
   program
     .command('evaluate')

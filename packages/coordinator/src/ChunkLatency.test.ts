@@ -21,4 +21,13 @@ describe('ChunkLatency', () => {
     expect(latency.quantile(0.25)).toBe(2);
     expect(latency.stragglerAfter(3, 250)).toBe(250);
   });
+
+  it('gives a chunk 10 minutes before any was measured, then 10x the median with a 30 s floor', () => {
+    const latency = new ChunkLatency(8);
+    expect(latency.deadline()).toBe(600_000);
+    for (const ms of [1000, 2000, 3000]) latency.record(ms);
+    expect(latency.deadline()).toBe(30_000);
+    for (const ms of [9000, 9000, 9000]) latency.record(ms);
+    expect(latency.deadline()).toBe(90_000);
+  });
 });

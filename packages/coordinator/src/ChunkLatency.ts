@@ -30,4 +30,15 @@ export class ChunkLatency {
   stragglerAfter(factor = 3, floorMs = 250): number {
     return Math.max(floorMs, factor * (this.quantile(0.25) ?? Number.POSITIVE_INFINITY));
   }
+
+  /**
+   * How long a worker may hold a chunk before it is dropped and the chunk goes elsewhere (the
+   * default `--chunk-timeout`): `factor` times the median, but at least `floorMs`, so a busy host
+   * or a pause is never mistaken for a peer that keeps chunks; `unmeasuredMs` before any chunk
+   * came back, when the first chunks also pay for compiling the model.
+   */
+  deadline(factor = 10, floorMs = 30_000, unmeasuredMs = 600_000): number {
+    const median = this.quantile(0.5);
+    return median === undefined ? unmeasuredMs : Math.max(floorMs, factor * median);
+  }
 }

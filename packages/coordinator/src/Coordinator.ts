@@ -5,6 +5,7 @@ import {
   embeddingTable,
   firstMathematicalDifference,
   jobIdOf,
+  NumericError,
   writeCheckpoint,
   ParamLayout,
   prepareData,
@@ -27,6 +28,7 @@ import { ParameterServer } from './ParameterServer.js';
 import type { EpochReport, TrainingResult } from './reports.js';
 import { TrainingLoop } from './TrainingLoop.js';
 import { Validation } from './Validation.js';
+import { WorkerRoster } from './WorkerRoster.js';
 import { WorkerServer, type ListenAddress, type ListenTarget, type WorkerSession } from './WorkerServer.js';
 
 /**
@@ -45,6 +47,8 @@ export class Coordinator {
   readonly parameters: ParameterServer;
   private readonly log: Log;
   private readonly workers: WorkerServer;
+  /** The ready workers as training sees them: less the dropped ones, never a quarantined one. */
+  private readonly roster: WorkerRoster;
   private readonly loop: TrainingLoop;
   private readonly validation: Validation | undefined;
   /** The job's identity: a digest of its mathematical config and its data. */
@@ -87,17 +91,21 @@ export class Coordinator {
         fatal: (error) => this.abort(error),
       },
     });
+    this.roster = new WorkerRoster(this.workers);
     this.validation = data.validation.rows > 0 ? new Validation(data.validation, job.inputShape, model, layout, config) : undefined;
     this.loop = new TrainingLoop({
       config,
       data,
       server: this.parameters,
-      workers: this.workers,
+      workers: this.roster,
       ...(this.validation ? { validation: this.validation } : {}),
       minWorkers: options.minWorkers ?? 1,
       ...(options.statusEveryMs !== undefined ? { statusEveryMs: options.statusEveryMs } : {}),
       duplicateStragglers: options.duplicateStragglers ?? true,
       ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
+      ...(options.chunkTimeoutMs !== undefined ? { chunkTimeoutMs: options.chunkTimeoutMs } : {}),
+      ...(options.verify !== undefined ? { verify: options.verify } : {}),
+      ...(options.maxChunkGradNorm !== undefined ? { maxChunkGradNorm: options.maxChunkGradNorm } : {}),
       log: this.log,
       ...(options.onStep ? { onStep: options.onStep } : {}),
       ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
@@ -135,7 +143,7 @@ export class Coordinator {
   }
 
   get workerCount(): number {
-    return this.workers.ready.length;
+    return this.roster.ready.length;
   }
 
   /**
@@ -161,6 +169,8 @@ export class Coordinator {
     let outcome: Awaited<ReturnType<TrainingLoop['run']>>;
     try {
       outcome = await this.loop.run();
+    } catch (err) {
+      throw err instanceof NumericError ? this.stopOnNumericError(err) : err;
     } finally {
       this.validation?.dispose();
     }
@@ -184,7 +194,22 @@ export class Coordinator {
       position: { ...position },
       ...(stopped !== undefined ? { stopped } : {}),
       ...(this.lastCheckpoint ? { checkpoint: this.lastCheckpoint } : {}),
+      ...(this.loop.verificationCounts ? { verification: this.loop.verificationCounts } : {}),
     };
+  }
+
+  /** E_NUMERIC: nothing non-finite was kept, so the state is the last good one: checkpointed, and the workers told to stop. */
+  private stopOnNumericError(error: NumericError): NumericError {
+    let saved = '';
+    if (this.options.checkpoints) {
+      try {
+        saved = `; the last good state is saved in ${this.checkpoint()}`;
+      } catch (err) {
+        this.log.error('could not write a checkpoint of the last good state', { error: (err as Error).message });
+      }
+    }
+    this.workers.stop('numeric error (E_NUMERIC); see the coordinator');
+    return saved ? new NumericError(`${error.message}${saved}`) : error;
   }
 
   /**
@@ -257,13 +282,17 @@ export class Coordinator {
   }
 
   private workerJoined(session: WorkerSession): void {
+    if (!this.roster.admit(session)) {
+      this.log.warn('refusing a quarantined worker', { worker: session.name });
+      return;
+    }
     this.options.onWorker?.({ kind: 'joined', workerId: session.id, name: session.name, ...(session.backend ? { backend: session.backend } : {}), workers: this.workerCount });
     this.loop.workerJoined();
   }
 
   private workerLeft(session: WorkerSession, reason: string, wasReady: boolean): void {
     const reassigned = this.loop.workerLeft(session);
-    if (!wasReady) return;
+    if (!wasReady || this.roster.wasRefused(session)) return;
     this.log.info('worker left', { worker: session.name, id: session.id, reason, reassigned });
     this.options.onWorker?.({ kind: 'left', workerId: session.id, name: session.name, reason, workers: this.workerCount });
   }

@@ -1,4 +1,4 @@
-import { floatBytes, mulberry32, ParamLayout, wordBytes, type ChunkResult, type OptimizerSpec } from '@adamant/core';
+import { createOptimizer, floatBytes, mulberry32, NumericError, ParamLayout, wordBytes, type ChunkResult, type OptimizerSpec } from '@adamant/core';
 import { describe, expect, it } from 'vitest';
 import { ParameterServer } from './ParameterServer.js';
 
@@ -62,5 +62,62 @@ describe('ParameterServer', () => {
     const bad = new Float32Array(layout.size);
     bad[9] = Number.NaN;
     expect(() => server.setWeights(bad, 'init')).toThrow(/dense_2\/kernel\[1\] is NaN/);
+  });
+
+  describe('never keeps a non-finite weight or moment', () => {
+    const dense = new ParamLayout([{ name: 'dense_1/kernel', shape: [3], offset: 0, size: 3 }]);
+    const spec = (learningRate: number): OptimizerSpec => ({ ...adam(false), learningRate });
+    const chunkOf = (values: number[]): ChunkResult => ({ type: 'chunk', step: 0, index: 0, samples: 1, lossSum: 0, metricSums: [], grads: floatBytes(Float32Array.from(values)) });
+    /** One step of `chunks` chunks, one sample each. */
+    const step = (server: ParameterServer, chunks: number[][]) => {
+      server.beginStep(chunks.length, chunks.length);
+      for (const [index, values] of chunks.entries()) server.add(index, server.decode({ ...chunkOf(values), index }, 'test'));
+      server.update();
+    };
+    const stateBytes = (server: ParameterServer) => {
+      const { weights, optimizer } = server.snapshot();
+      return Buffer.concat([bytes(weights), bytes(optimizer.slots.m!), bytes(optimizer.slots.v!), Buffer.from([optimizer.step])]);
+    };
+
+    it('refuses a mean gradient whose float32 sum overflowed, naming the weight; nothing changes', () => {
+      const server = new ParameterServer(dense, undefined, spec(0.01), Float32Array.of(1, 2, 3));
+      step(server, [[0.1, 0.2, 0.3]]);
+      const before = stateBytes(server);
+      expect(() => step(server, [[0, 3e38, 0], [0, 3e38, 0]])).toThrow(/^the batch-mean gradient of dense_1\/kernel\[1\] is Infinity \(the chunks' sum overflows float32\); the weights were not updated$/);
+      expect(stateBytes(server).equals(before)).toBe(true);
+    });
+
+    it('refuses a finite gradient whose square overflows Adam\'s second moment; nothing changes', () => {
+      const server = new ParameterServer(dense, undefined, spec(0.01), Float32Array.of(1, 2, 3));
+      const before = stateBytes(server);
+      expect(() => step(server, [[0, 0, 3e38]])).toThrow(/the update would make the adam v of dense_1\/kernel\[2\] Infinity; the weights and the optimizer state were kept as they were/);
+      expect(stateBytes(server).equals(before)).toBe(true);
+      expect(server.step).toBe(0);
+    });
+
+    it('refuses an update that overflows a weight (a learning rate far too high) and keeps the last good state', () => {
+      const server = new ParameterServer(dense, undefined, spec(2e38), Float32Array.of(1, 2, 3));
+      step(server, [[1, 1, 1]]);
+      expect(server.params[0]).toBeLessThan(-1.9e38);
+      const lastGood = stateBytes(server);
+      expect(() => step(server, [[1, 1, 1]])).toThrow(NumericError);
+      expect(() => step(server, [[1, 1, 1]])).toThrow(/the update would make weight dense_1\/kernel\[0\] -Infinity/);
+      expect(stateBytes(server).equals(lastGood)).toBe(true);
+    });
+
+    it('changes no bit of a healthy run, on the fast path or the careful one', () => {
+      for (const learningRate of [0.01, 1e30]) {
+        const server = new ParameterServer(dense, undefined, spec(learningRate), Float32Array.of(1, 2, 3));
+        const bare = createOptimizer(spec(learningRate), 3);
+        const params = Float32Array.of(1, 2, 3);
+        const random = mulberry32(5);
+        for (let t = 0; t < 20; t++) {
+          const grads = [random() - 0.5, random() - 0.5, random() - 0.5];
+          step(server, [grads]);
+          bare.apply(params, Float32Array.from(grads));
+        }
+        expect(bytes(server.params).equals(bytes(params))).toBe(true);
+      }
+    });
   });
 });

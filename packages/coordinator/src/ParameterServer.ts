@@ -4,6 +4,7 @@ import {
   describeNonFinite,
   firstNonFinite,
   floatBytes,
+  maxAbs,
   NumericError,
   ShapeError,
   stepTableRows,
@@ -15,6 +16,7 @@ import {
   type OptimizerState,
   type ParamLayout,
 } from '@adamant/core';
+import { AdamOverflowBound } from './AdamOverflowBound.js';
 import { GradientReducer } from './GradientReducer.js';
 
 /** Everything a parameter server's result depends on, copied: what a checkpoint stores. */
@@ -26,13 +28,16 @@ export interface ParameterServerState {
 /**
  * The flat weights, the optimizer and the gradient reducer of one job. A step round feeds it
  * chunk gradients (in any order; the reducer sums them in chunk order), then `update()` applies
- * the optimizer to the batch mean. `snapshot()` and `restore()` carry its whole state, so a
- * restored server continues bitwise as the original would have.
+ * the optimizer to the batch mean, and never keeps a non-finite weight or moment. `snapshot()`
+ * and `restore()` carry its whole state, so a restored server continues bitwise as the original
+ * would have.
  */
 export class ParameterServer {
   readonly params: Float32Array;
   readonly optimizer: Optimizer;
   private readonly reducer: GradientReducer;
+  /** Proves most updates finite in advance, so only the others pay for a copy and a check. */
+  private readonly bound: AdamOverflowBound;
 
   constructor(
     readonly layout: ParamLayout,
@@ -44,6 +49,8 @@ export class ParameterServer {
     this.params = Float32Array.from(initial);
     this.optimizer = createOptimizer(spec, layout.size);
     this.reducer = new GradientReducer(layout.size, table);
+    this.bound = new AdamOverflowBound(spec);
+    this.bound.measure(this.params, this.optimizer.state());
   }
 
   /** Where the dense part of the vector starts: right after the embedding table, if any. */
@@ -62,6 +69,7 @@ export class ParameterServer {
     const bad = firstNonFinite(weights);
     if (bad >= 0) throw new NumericError(`${source}: weight ${this.layout.nameAt(bad)} is ${weights[bad]}`);
     this.params.set(weights);
+    this.bound.measure(this.params, this.optimizer.state());
   }
 
   /** The dense weights as wire bytes (a view: valid until the next `update`). */
@@ -106,10 +114,52 @@ export class ParameterServer {
   /**
    * Applies the optimizer to the batch-mean gradient: over every parameter (what single-process
    * training does), or, with Adam's `lazyEmbedding`, over the dense part and only the embedding
-   * rows this step touched.
+   * rows this step touched. Throws NumericError, with the weights and the optimizer state as they
+   * were, when the mean gradient is not finite (the chunks' float32 sum overflowed) or the update
+   * would make a weight or a moment non-finite (a learning rate far too high, a gradient near
+   * float32's range).
+   *
+   * The guard costs one pass over the mean gradient: its largest magnitude lets
+   * `AdamOverflowBound` prove the update finite in advance. Only an update it cannot prove takes
+   * the careful path (copy, update, check, restore if needed).
    */
   update(): void {
     const mean = this.reducer.mean();
+    const gradMax = maxAbs(mean);
+    if (!(gradMax < Number.POSITIVE_INFINITY)) {
+      const bad = firstNonFinite(mean);
+      throw new NumericError(`the batch-mean gradient of ${this.layout.nameAt(bad)} is ${mean[bad]} (the chunks' sum overflows float32); the weights were not updated`);
+    }
+    if (this.bound.admit(gradMax, this.optimizer.step)) this.applyOptimizer(mean);
+    else this.updateCarefully(mean);
+  }
+
+  /** The update with a copy of the state kept, which comes back if anything went non-finite. */
+  private updateCarefully(mean: Float32Array): void {
+    const before = this.snapshot();
+    this.applyOptimizer(mean);
+    const after = this.optimizer.state();
+    const problem = this.nonFiniteState(after);
+    if (problem) {
+      this.params.set(before.weights);
+      this.optimizer.restore(before.optimizer);
+      throw new NumericError(`the update would make ${problem}; the weights and the optimizer state were kept as they were`);
+    }
+    this.bound.measure(this.params, after);
+  }
+
+  /** Names the first non-finite weight, or else optimizer slot value, of a state. */
+  private nonFiniteState(state: OptimizerState): string | undefined {
+    const bad = firstNonFinite(this.params);
+    if (bad >= 0) return `weight ${this.layout.nameAt(bad)} ${this.params[bad]}`;
+    for (const [slot, values] of Object.entries(state.slots)) {
+      const badSlot = firstNonFinite(values);
+      if (badSlot >= 0) return `the ${this.optimizer.name} ${slot} of ${this.layout.nameAt(badSlot)} ${values[badSlot]}`;
+    }
+    return undefined;
+  }
+
+  private applyOptimizer(mean: Float32Array): void {
     const table = this.table;
     if (!table || !(this.spec.type === 'adam' && this.spec.lazyEmbedding)) {
       this.optimizer.apply(this.params, mean);
@@ -127,5 +177,6 @@ export class ParameterServer {
   restore(state: ParameterServerState): void {
     this.setWeights(state.weights, 'checkpoint');
     this.optimizer.restore(state.optimizer);
+    this.bound.measure(this.params, state.optimizer);
   }
 }

@@ -1,71 +1,6 @@
-import { floatBytes, NumericError, ParamLayout, ProtocolError, type BatchPlan, type ChunkResult, type OptimizerSpec } from '@adamant/core';
+import { floatBytes, NumericError, ProtocolError } from '@adamant/core';
 import { describe, expect, it } from 'vitest';
-import { ParameterServer } from './ParameterServer.js';
-import { StepRound, type RoundWorker } from './StepRound.js';
-
-const SIZE = 3;
-const layout = new ParamLayout([{ name: 'dense_1/kernel', shape: [SIZE], offset: 0, size: SIZE }]);
-const adam: OptimizerSpec = { type: 'adam', learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false };
-const CHUNKS = 4;
-const plan: BatchPlan = {
-  epoch: 0,
-  batch: 0,
-  size: CHUNKS * 2,
-  chunks: Array.from({ length: CHUNKS }, (_, index) => ({ index, rows: Uint32Array.of(2 * index, 2 * index + 1) })),
-};
-
-/** Chunk `index`'s gradient sum: values whose float32 sum depends on the order of addition. */
-function gradient(index: number): Float32Array {
-  return Float32Array.of([1e8, 1, -1e8, 1][index]!, 0.1 * (index + 1), -3 + index / 7);
-}
-
-function result(index: number, step = 7, overrides: Partial<ChunkResult> = {}): ChunkResult {
-  return { type: 'chunk', step, index, samples: 2, lossSum: index + 0.5, metricSums: [index], grads: floatBytes(gradient(index)), ...overrides };
-}
-
-/** Fake sessions: a name, and the chunks each step message handed them. */
-class FakeWorker implements RoundWorker {
-  static nextId = 1;
-  readonly id = FakeWorker.nextId++;
-  readonly given: number[][] = [];
-  constructor(readonly name: string) {}
-}
-
-function setUp(initialWorkers: FakeWorker[]) {
-  const server = new ParameterServer(layout, undefined, adam, new Float32Array(SIZE).fill(0.5));
-  const ready = [...initialWorkers];
-  let starved = 0;
-  const round = new StepRound<FakeWorker>({
-    step: 7,
-    plan,
-    metricCount: 1,
-    sink: server,
-    workers: () => ready,
-    dispatch: (worker, indices) => worker.given.push(indices),
-    starved: (chunks) => {
-      starved += chunks;
-    },
-  });
-  round.start();
-  return { server, round, ready, starved: () => starved };
-}
-
-/** The weights after one step that took every chunk in chunk order. */
-function reference(): Float32Array {
-  const { server, round, ready } = setUp([new FakeWorker('solo')]);
-  for (let i = 0; i < CHUNKS; i++) expect(round.receive(ready[0]!, result(i))).toBe('accepted');
-  server.update();
-  return server.params;
-}
-
-const settled = async (round: StepRound<FakeWorker>) => {
-  let done = false;
-  void round.done.then(() => {
-    done = true;
-  });
-  await new Promise((r) => setImmediate(r));
-  return done;
-};
+import { bytes, CHUNKS, FakeWorker, reference, result, settled, setUp } from './StepRound.testutil.js';
 
 describe('StepRound', () => {
   it('splits the chunks among the ready workers and completes in any arrival order, bitwise as in chunk order', async () => {
@@ -81,7 +16,7 @@ describe('StepRound', () => {
     expect(round.lossSum()).toBe(0.5 + 1.5 + 2.5 + 3.5);
     expect([...round.metricSums[0]!]).toEqual([0, 1, 2, 3]);
     server.update();
-    expect(Buffer.from(server.params.buffer).equals(Buffer.from(reference().buffer))).toBe(true);
+    expect(bytes(server.params).equals(bytes(reference()))).toBe(true);
   });
 
   it('hands the chunks of a worker that leaves mid-step to the others, and ignores its late answers', async () => {
@@ -96,7 +31,7 @@ describe('StepRound', () => {
     for (const index of [1, 2, 3]) expect(round.receive(b, result(index))).toBe('accepted');
     expect(await settled(round)).toBe(true);
     server.update();
-    expect(Buffer.from(server.params.buffer).equals(Buffer.from(reference().buffer))).toBe(true);
+    expect(bytes(server.params).equals(bytes(reference()))).toBe(true);
   });
 
   it('counts a chunk once: a repeated result, a result for another step or for a chunk not owed is not taken', () => {
@@ -149,7 +84,7 @@ describe('StepRound', () => {
     expect(made.map((d) => [d.index, d.from.name, d.to.name])).toEqual([[2, 'b', 'a']]);
     expect(a.given.at(-1)).toEqual([2]);
     expect(round.outstanding()).toEqual([
-      { index: 2, workers: [a, b] },
+      { index: 2, workers: [b, a] },
       { index: 3, workers: [b] },
     ]);
     // a is busy again: nothing more to hand out, and chunk 2 is never duplicated twice.
@@ -159,7 +94,52 @@ describe('StepRound', () => {
     expect(round.receive(b, result(3))).toBe('accepted');
     expect(await settled(round)).toBe(true);
     server.update();
-    expect(Buffer.from(server.params.buffer).equals(Buffer.from(reference().buffer))).toBe(true);
+    expect(bytes(server.params).equals(bytes(reference()))).toBe(true);
+  });
+
+  it('refuses a NaN or infinite metric sum as E_NUMERIC, naming the metric', () => {
+    const a = new FakeWorker('a');
+    const { round } = setUp([a]);
+    expect(() => round.receive(a, result(1, 7, { metricSums: [Number.NaN] }))).toThrow(/step 7 \(epoch 1, batch 1\), chunk 1 from worker a: metric mae sum is NaN/);
+    expect(() => round.receive(a, result(0, 7, { lossSum: Number.NaN }))).toThrow(NumericError);
+  });
+
+  describe('with --max-chunk-grad-norm', () => {
+    const huge = (index: number) => result(index, 7, { grads: floatBytes(Float32Array.of(3e38, 0, 0)) });
+
+    it('drops a worker whose chunk is beyond the bound; another computes it and the step is as if nothing happened', async () => {
+      const a = new FakeWorker('a');
+      const b = new FakeWorker('b');
+      const { server, round, dropped } = setUp([a, b], { maxChunkGradNorm: 1e9 });
+      expect(round.receive(a, huge(0))).toBe('refused');
+      expect(dropped).toEqual([{ worker: 'a', reason: expect.stringMatching(/chunk 0: gradient L2 norm 3\.000e\+38 exceeds 1000000000 x 2 samples/), quarantine: false }]);
+      expect(b.given).toEqual([[2, 3], [0, 1]]);
+      expect(round.receive(a, result(1))).toBe('not owed');
+      for (const index of [0, 1, 2, 3]) round.receive(b, result(index));
+      expect(await settled(round)).toBe(true);
+      server.update();
+      expect(bytes(server.params).equals(bytes(reference()))).toBe(true);
+    });
+
+    it('treats a NaN like a chunk beyond the bound: it costs the worker, not the job', () => {
+      const a = new FakeWorker('a');
+      const b = new FakeWorker('b');
+      const { round, dropped } = setUp([a, b], { maxChunkGradNorm: 1e9 });
+      expect(round.receive(b, result(2, 7, { lossSum: Number.NaN }))).toBe('refused');
+      expect(dropped[0]).toMatchObject({ worker: 'b', reason: expect.stringMatching(/chunk 2: loss is NaN$/) });
+    });
+
+    it('stops with E_NUMERIC when a second worker confirms it, or when no other worker could', () => {
+      const a = new FakeWorker('a');
+      const b = new FakeWorker('b');
+      const { round } = setUp([a, b], { maxChunkGradNorm: 1e9 });
+      round.receive(a, huge(0));
+      const confirmed = () => round.receive(b, huge(0));
+      expect(confirmed).toThrow(NumericError);
+      expect(confirmed).toThrow(/chunk 0 from worker b: gradient L2 norm 3\.000e\+38 .*; from worker a before it: gradient L2 norm .*\. Two workers agree/);
+      const alone = setUp([new FakeWorker('c')], { maxChunkGradNorm: 1e9 });
+      expect(() => alone.round.receive(alone.ready[0]!, huge(1))).toThrow(/no other worker is ready to compute it again/);
+    });
   });
 
   it('rejects `done` when the round fails', async () => {

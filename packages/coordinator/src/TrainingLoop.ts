@@ -1,80 +1,20 @@
-import {
-  chunkSizeOf,
-  epochOrder,
-  meansOf,
-  planEpoch,
-  type AdamantError,
-  type BatchPlan,
-  type ChunkResult,
-  type JobConfig,
-  type Log,
-  type PreparedData,
-} from '@adamant/core';
-import type { ParameterServer } from './ParameterServer.js';
-import type { EpochReport, StepReport } from './reports.js';
+import { chunkSizeOf, epochOrder, meansOf, NumericError, planEpoch, type AdamantError, type BatchPlan, type ChunkResult } from '@adamant/core';
+import type { EpochReport } from './reports.js';
+import { ChunkDeadline } from './ChunkDeadline.js';
 import { ChunkLatency } from './ChunkLatency.js';
-import { StepRound } from './StepRound.js';
-import { stepMessage } from './stepMessage.js';
-import type { Validation } from './Validation.js';
+import { createRound } from './createRound.js';
+import type { StepRound } from './StepRound.js';
+import type { EpochTotals, RunOutcome, TrainingLoopOptions, TrainingLoopState, TrainingPosition } from './trainingLoopOptions.js';
+import { Verification, type VerificationCounts } from './Verification.js';
+import { watchRound } from './watchRound.js';
 import { WorkerTimeoutClock } from './WorkerTimeoutClock.js';
 import type { WorkerSession } from './WorkerServer.js';
 
-/** Where training stands: the next step to run is batch `batch` of epoch `epoch`, global step `step`. */
-export interface TrainingPosition {
-  epoch: number;
-  batch: number;
-  step: number;
-}
-
-/** The sums of the epoch in progress (its report divides them at the end). */
-export interface EpochTotals {
-  lossSum: number;
-  metricSums: number[];
-  /** Training seconds spent in this epoch so far. */
-  seconds: number;
-}
-
-/** The workers as the training loop sees them: who is ready, and how to reach them. */
-export interface WorkerPool {
-  readonly ready: WorkerSession[];
-  send(session: WorkerSession, message: ReturnType<typeof stepMessage>): void;
-}
-
-/** What a checkpoint keeps of the loop: enough to continue as if it had never stopped. */
-export interface TrainingLoopState {
-  position: TrainingPosition;
-  epochTotals: EpochTotals;
-  history: EpochReport[];
-}
-
-/** How a run ended: every epoch done, or asked to stop (the position says where). */
-export type RunOutcome = 'finished' | 'stopped';
+export type { WorkerPool } from './createRound.js';
+export type { EpochTotals, RunOutcome, TrainingLoopOptions, TrainingLoopState, TrainingPosition } from './trainingLoopOptions.js';
 
 /** Thrown into a waiting step round or wait when a stop is requested. */
 class StopRequested extends Error {}
-
-export interface TrainingLoopOptions {
-  config: JobConfig;
-  data: PreparedData;
-  server: ParameterServer;
-  workers: WorkerPool;
-  validation?: Validation;
-  minWorkers: number;
-  /** See CoordinatorOptions.workerTimeoutMs. */
-  workerTimeoutMs?: number;
-  log: Log;
-  onStep?: (report: StepReport) => void;
-  onEpoch?: (report: EpochReport) => void;
-  onValidate?: (event: { epoch: number; samples: number }) => void;
-  /** Called after every epoch, and every `checkpointEvery` steps, with the loop's state final for that point. */
-  onCheckpoint?: (reason: 'epoch' | 'steps') => void;
-  /** Steps between mid-epoch checkpoints; 0 or unset: only at the end of each epoch. */
-  checkpointEvery?: number;
-  /** While training waits (for workers, or for a step's chunks), log what it waits for this often. Default 15 s. */
-  statusEveryMs?: number;
-  /** See CoordinatorOptions.duplicateStragglers. */
-  duplicateStragglers: boolean;
-}
 
 /**
  * The job's epochs: waits for `minWorkers`, then runs one step round per global batch (the
@@ -92,6 +32,9 @@ export class TrainingLoop {
   private readonly clock: WorkerTimeoutClock;
   private stopReason: string | undefined;
   private readonly latency = new ChunkLatency();
+  private readonly deadline = new ChunkDeadline<WorkerSession>();
+  private readonly verification: Verification<WorkerSession> | undefined;
+  private readonly unpaired = new WeakSet<WorkerSession>();
   /** Samples trained by this process (a continued run counts only its own). */
   samples = 0;
   started = false;
@@ -99,6 +42,8 @@ export class TrainingLoop {
   constructor(private readonly options: TrainingLoopOptions) {
     this.clock = new WorkerTimeoutClock(options.workerTimeoutMs, (error) => this.abort(error));
     this.totals = this.freshTotals();
+    const verify = options.verify ?? 0;
+    this.verification = verify > 0 ? new Verification(verify, options.config.seed) : undefined;
   }
 
   /** A worker became ready: wakes whoever waits for workers and gives it the orphaned chunks. */
@@ -110,14 +55,36 @@ export class TrainingLoop {
 
   /** A worker left: its chunks of the current step go to the others. Returns how many. */
   workerLeft(session: WorkerSession): number {
+    this.deadline.forget(session);
     return this.current?.workerLeft(session) ?? 0;
   }
 
-  /** A chunk result; throws ProtocolError or NumericError as `StepRound.receive` does. */
+  /**
+   * A chunk result; throws ProtocolError for a malformed one (its peer is dropped). A NumericError
+   * stops the job here, whoever handles the socket: it is the job's failure, not the peer's.
+   */
   chunkResult(session: WorkerSession, message: ChunkResult): void {
-    const receipt = this.current ? this.current.receive(session, message) : 'late';
-    // A late answer for a step that has moved on, or for a chunk that went to another worker.
-    if (receipt !== 'accepted') this.options.log.debug('ignoring unexpected chunk', { worker: session.name, step: message.step, index: message.index, receipt });
+    let receipt: string;
+    try {
+      receipt = this.current ? this.current.receive(session, message) : 'late';
+    } catch (err) {
+      if (!(err instanceof NumericError)) throw err;
+      this.abort(err);
+      return;
+    }
+    if (receipt === 'accepted' || receipt === 'held') {
+      // A result for a chunk it holds (not any frame: a peer could send stale ones to look busy): its deadline starts again on what it still holds.
+      const next = this.current?.owedBy(session)[0];
+      this.deadline.answered(session, performance.now(), next === undefined ? undefined : { step: this.current!.step, index: next });
+    } else if (receipt === 'late' || receipt === 'not owed') {
+      // A late answer for a step that has moved on, or for a chunk that went to another worker.
+      this.options.log.debug('ignoring unexpected chunk', { worker: session.name, step: message.step, index: message.index, receipt });
+    }
+  }
+
+  /** What --verify did so far; undefined when it is off. */
+  get verificationCounts(): VerificationCounts | undefined {
+    return this.verification ? { ...this.verification.counts, quarantined: [...this.verification.counts.quarantined] } : undefined;
   }
 
   /** Stops training with `error` (run() rejects with it). */
@@ -201,32 +168,42 @@ export class TrainingLoop {
     const { config, server, log } = this.options;
     const { step } = this.position;
     const started = performance.now();
-    const round = new StepRound<WorkerSession>({
-      step,
-      plan,
-      metricCount: config.metrics.length,
-      sink: server,
-      workers: () => this.options.workers.ready,
-      dispatch: (session, indices) => {
-        log.debug('chunks sent', { worker: session.name, step, chunks: indices });
-        this.options.workers.send(session, stepMessage(step, plan, indices, this.options.data.train, server, config.seed));
-      },
-      timed: (ms) => this.latency.record(ms),
-      starved: (chunks) => {
-        log.warn('no worker is ready; waiting for one to join', { step, chunks });
-        this.clock.start('no worker has been ready');
-      },
+    const { data, workers, maxChunkGradNorm, chunkTimeoutMs } = this.options;
+    const round = createRound(step, plan, {
+      config,
+      data,
+      server,
+      workers,
+      log,
+      deadline: this.deadline,
+      latency: this.latency,
+      clock: this.clock,
+      unpaired: this.unpaired,
+      ...(this.verification ? { verification: this.verification } : {}),
+      ...(maxChunkGradNorm !== undefined ? { maxChunkGradNorm } : {}),
     });
     this.current = round;
     round.start();
-    const watch = this.watchRound(round, started);
+    const stopWatching = watchRound(round, {
+      log,
+      deadline: this.deadline,
+      latency: this.latency,
+      duplicateStragglers: this.options.duplicateStragglers,
+      statusEveryMs: this.options.statusEveryMs ?? 15_000,
+      ...(chunkTimeoutMs !== undefined ? { chunkTimeoutMs } : {}),
+    });
     try {
       await round.done;
     } finally {
-      clearInterval(watch);
+      stopWatching();
     }
     const gathered = performance.now();
-    server.update();
+    try {
+      server.update();
+    } catch (err) {
+      if (!(err instanceof NumericError)) throw err;
+      throw new NumericError(`step ${step} (epoch ${plan.epoch + 1}, batch ${plan.batch + 1}): ${err.message}. Lower the learning rate or check the data`);
+    }
     log.debug('step done', { step, gatherMs: +(gathered - started).toFixed(1), adamMs: +(performance.now() - gathered).toFixed(1) });
     const batchLoss = round.lossSum();
     this.totals.lossSum += batchLoss;
@@ -236,26 +213,6 @@ export class TrainingLoop {
     this.position = { epoch: plan.epoch, batch: plan.batch + 1, step: step + 1 };
     this.samples += plan.size;
     this.options.onStep?.({ epoch: plan.epoch, batch: plan.batch, batches, step: step + 1, samples: plan.size, loss: batchLoss / plan.size });
-  }
-
-  /**
-   * While a round runs: hands straggling chunks to idle workers, and every `statusEveryMs` logs
-   * which chunks the step still waits for, from whom, and for how long, so no wait is silent.
-   */
-  private watchRound(round: StepRound<WorkerSession>, started: number): NodeJS.Timeout {
-    const statusEvery = this.options.statusEveryMs ?? 15_000;
-    let nextStatus = started + statusEvery;
-    return setInterval(() => {
-      const stragglers = this.options.duplicateStragglers ? round.duplicateStragglers(this.latency.stragglerAfter()) : [];
-      for (const d of stragglers) {
-        this.options.log.info('straggler: chunk also given to an idle worker', { step: round.step, chunk: d.index, slow: d.from.name, idle: d.to.name, waitedMs: Math.round(d.waitedMs) });
-      }
-      const now = performance.now();
-      if (now < nextStatus) return;
-      nextStatus = now + statusEvery;
-      const waiting = round.outstanding().map(({ index, workers }) => `${index}${workers.length ? ` (${workers.map((w) => w.name).join(', ')})` : ' (no worker ready)'}`);
-      this.options.log.warn('step still waiting for chunks', { step: round.step, seconds: Math.round((now - started) / 1000), chunks: waiting.join('; ') });
-    }, Math.min(100, statusEvery));
   }
 
   private endEpoch(): void {
@@ -272,7 +229,7 @@ export class TrainingLoop {
       Object.assign(report, validation.evaluate(server.params));
     }
     this.history.push(report);
-    log.info('epoch done', { ...report });
+    log.info('epoch done', { ...report, ...(this.verification ? { verification: this.verificationCounts } : {}) });
     this.options.onEpoch?.(report);
     this.position = { epoch: this.position.epoch + 1, batch: 0, step: this.position.step };
     this.totals = this.freshTotals();

@@ -1,153 +1,150 @@
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   createCodec,
+  newNonce,
+  printable,
   PROTOCOL_VERSION,
   ProtocolError,
+  REJECT_MESSAGE_MAX,
   toAdamantError,
   type AdamantError,
-  type ChunkResult,
   type CoordinatorMessage,
   type Log,
   type WorkerJob,
 } from '@adamant/core';
+import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, MIN_BUFFERED_BYTES_BOUND, type ConnectionLimits } from './connectionLimits.js';
+import { checkJob, checkProof, sessionName } from './handshake.js';
+import { createUpgradeServer, type ListenAddress, listenOn, type ListenTarget } from './listenTarget.js';
+import { LogThrottle } from './LogThrottle.js';
+import { closeSocket, type Connection, type WorkerServerHandlers, type WorkerSession } from './workerSession.js';
 
-/** One worker connection, from its first byte to its close. */
-export interface WorkerSession {
-  readonly id: number;
-  /** "host:pid (address:port)" once it said hello; its address before. */
-  name: string;
-  readonly socket: WebSocket;
-  state: 'handshake' | 'joining' | 'ready';
-  backend?: string;
-  /** When we last heard anything from it (a frame or a pong), for the heartbeat. */
-  heardAt: number;
-}
-
-/** What the worker server reports to the job: sessions that joined, left or sent a result. */
-export interface WorkerServerHandlers {
-  /** A worker finished its handshake and built the model: it can take chunks. */
-  joined(session: WorkerSession): void;
-  /** A session closed (or was dropped); `wasReady` says whether it had joined. */
-  left(session: WorkerSession, reason: string, wasReady: boolean): void;
-  /** A ready worker sent a chunk result. Throwing rejects the worker, or fails the job (see `fatal`). */
-  chunk(session: WorkerSession, message: ChunkResult): void;
-  /** An error that must stop the job (E_NUMERIC, E_INTERNAL) came up while handling a frame. */
-  fatal(error: AdamantError): void;
-}
+export type { ListenAddress, ListenTarget } from './listenTarget.js';
+export type { WorkerServerHandlers, WorkerSession } from './workerSession.js';
 
 export interface WorkerServerOptions {
   /** The job every worker receives in its welcome. */
   job: WorkerJob;
   /** The job's identity (see the welcome message): a reconnecting worker of another job is refused. */
   jobId: string;
-  /** When set, workers must present it in their hello. */
+  /** When set, workers must prove they hold it (HMAC of the challenge); unset, any proof passes. */
   token?: string;
   /** A worker silent this long (no frame, no pong) is dropped; see CoordinatorOptions.heartbeatMs. */
   heartbeatMs: number;
   /** Largest frame accepted from a worker, in bytes. */
   maxPayload: number;
+  /** Bounds on connections (defaults: DEFAULT_CONNECTION_LIMITS); `listen`'s target may override them. */
+  limits?: Partial<ConnectionLimits>;
   log: Log;
   handlers: WorkerServerHandlers;
 }
 
-/**
- * Where to listen: a host and port (an HTTP server of our own, answering plain requests with 426),
- * or an existing `http.Server` / `https.Server` whose upgrade requests we take (listening on
- * host and port if it does not listen yet). The latter lets TLS and HTTP routes share the port.
- */
-export interface ListenTarget {
-  host?: string;
-  /** 0 picks a free port. */
-  port?: number;
-  server?: http.Server | https.Server;
-}
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-  /** ws://HOST:PORT, or wss:// on an https server. */
-  url: string;
-}
-
-const HANDSHAKE_TIMEOUT_MS = 15_000;
+/** After sending its close frame, how long a dropped peer has to answer before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2_000;
 
 /**
- * The coordinator's side of the wire: accepts worker connections, runs the handshake (protocol
- * version, token, welcome with the job), keeps the heartbeat, decodes every frame as untrusted
- * input, and rejects or drops misbehaving peers. Training logic lives elsewhere and hears of
- * workers only through `WorkerServerHandlers`. Created by the coordinator; `listen()`, then
- * `close()`.
+ * The coordinator's side of the wire: accepts worker connections within the connection limits,
+ * runs the handshake (challenge, proof of the token, protocol version, welcome with the job),
+ * keeps the heartbeat, decodes every frame as untrusted input, and rejects or drops misbehaving
+ * peers. Whatever a peer sends costs at most its own connection. Training logic lives elsewhere
+ * and hears of workers only through `WorkerServerHandlers`. Created by the coordinator;
+ * `listen()`, then `close()`.
  */
 export class WorkerServer {
   private readonly codec = createCodec();
-  private readonly sessions = new Map<number, WorkerSession>();
+  private readonly connections = new Map<number, Connection>();
+  /** Refusals of peers that have not proved they hold the token are logged once a minute per address. */
+  private readonly handshakeFailures = new LogThrottle();
   private nextWorkerId = 1;
+  private limits: ConnectionLimits;
   private wss: WebSocketServer | undefined;
-  private ownServer: http.Server | undefined;
+  private server: http.Server | undefined;
+  private ownServer = false;
+  private guard: ConnectionGuard | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private largestMessage = 0;
   private finished = false;
 
-  constructor(private readonly options: WorkerServerOptions) {}
+  constructor(private readonly options: WorkerServerOptions) {
+    this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
+  }
 
   /** Sessions that finished their handshake and can take chunks, in join order. */
   get ready(): WorkerSession[] {
-    return [...this.sessions.values()].filter((s) => s.state === 'ready');
+    return [...this.connections.values()].map((c) => c.session).filter((s) => s.state === 'ready');
   }
 
   /** The backends the ready workers reported. */
   get backends(): string[] {
-    return [...new Set([...this.sessions.values()].map((s) => s.backend).filter((b): b is string => !!b))];
+    return [...new Set([...this.connections.values()].map((c) => c.session.backend).filter((b): b is string => !!b))];
   }
 
   async listen(target: ListenTarget = {}): Promise<ListenAddress> {
-    const server = target.server ?? http.createServer(upgradeRequired);
-    if (!target.server) this.ownServer = server;
-    const wss = new WebSocketServer({ server, maxPayload: this.options.maxPayload, perMessageDeflate: false });
-    this.wss = wss;
-    wss.on('connection', (socket, request) => this.accept(socket, request));
-    if (!server.listening) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(target.port ?? 0, target.host ?? '127.0.0.1', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    }
+    this.limits = { ...this.limits, ...target.limits };
+    const server = target.server ?? createUpgradeServer();
+    this.server = server;
+    this.ownServer = !target.server;
+    this.guard = new ConnectionGuard(this.limits, this.options.log);
+    if (this.ownServer || target.guardConnections) this.guard.guard(server);
+    // noServer: we take the upgrades ourselves, to refuse them beyond the limits before ws does any work.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxPayload, perMessageDeflate: false, clientTracking: false });
+    server.on('upgrade', this.onUpgrade);
+    const address = await listenOn(server, target);
     const heartbeat = this.options.heartbeatMs;
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(heartbeat), Math.max(heartbeat / 4, 50));
-    const address = server.address() as AddressInfo;
-    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const scheme = server instanceof https.Server ? 'wss' : 'ws';
-    return { host: address.address, port: address.port, url: `${scheme}://${shownHost}:${address.port}` };
+    return address;
   }
 
+  /**
+   * Sends a message; never throws. A worker that cannot be sent to, or that has let more than the
+   * bound of bytes pile up unread, is dropped (after the caller's turn: no `left` inside a send).
+   */
   send(session: WorkerSession, message: CoordinatorMessage): void {
-    session.socket.send(this.codec.encode(message));
+    const connection = this.connections.get(session.id);
+    if (!connection || connection.closed) return;
+    try {
+      const frame = this.codec.encode(message);
+      this.largestMessage = Math.max(this.largestMessage, frame.byteLength);
+      session.socket.send(frame);
+    } catch (err) {
+      this.options.log.warn('cannot send to worker; dropping it', { worker: session.name, error: (err as Error).message });
+      setImmediate(() => this.drop(connection, 1011, 'coordinator could not send'));
+      return;
+    }
+    const bound = this.limits.maxBufferedBytes ?? Math.max(MIN_BUFFERED_BYTES_BOUND, 4 * this.largestMessage);
+    const unsent = session.socket.bufferedAmount;
+    if (unsent > bound) {
+      this.options.log.warn('worker too slow to read; dropping it, its chunks go to the others', { worker: session.name, unsentBytes: unsent, bound });
+      connection.closed = true;
+      setImmediate(() => {
+        session.socket.terminate();
+        this.onClose(connection, `too slow to read (${unsent} bytes unsent)`);
+      });
+    }
   }
 
   /** Training is over: tells every worker past its hello, and stops reporting departures. */
   finish(): void {
     this.finished = true;
-    for (const session of this.sessions.values()) if (session.state !== 'handshake') this.send(session, { type: 'done' });
+    for (const { session } of this.connections.values()) if (session.state !== 'handshake') this.send(session, { type: 'done' });
   }
 
   /** Training stops before the end (a checkpoint is saved): tells every worker past its hello. */
   stop(reason: string): void {
     this.finished = true;
-    for (const session of this.sessions.values()) if (session.state !== 'handshake') this.send(session, { type: 'stop', reason });
+    for (const { session } of this.connections.values()) if (session.state !== 'handshake') this.send(session, { type: 'stop', reason });
   }
 
   /** Disconnects every worker and stops listening (an http server passed in stays open). */
   async close(): Promise<void> {
     this.finished = true;
     clearInterval(this.heartbeatTimer);
-    for (const session of this.sessions.values()) session.socket.close(1001, 'coordinator shutting down');
+    for (const connection of this.connections.values()) closeSocket(connection.session.socket, 1001, 'coordinator shutting down');
+    this.server?.off('upgrade', this.onUpgrade);
+    this.guard?.unguard();
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
-    const own = this.ownServer;
+    const own = this.ownServer ? this.server : undefined;
     if (own) {
       own.closeAllConnections();
       await new Promise<void>((resolve) => own.close(() => resolve()));
@@ -157,90 +154,107 @@ export class WorkerServer {
   /** Pings every worker; drops those silent for longer than `heartbeat` ms. */
   private checkHeartbeats(heartbeat: number): void {
     const now = performance.now();
-    for (const session of [...this.sessions.values()]) {
+    for (const connection of [...this.connections.values()]) {
+      const { session } = connection;
       if (now - session.heardAt > heartbeat) {
         this.options.log.warn('worker silent; presumed gone', { worker: session.name, silentMs: Math.round(now - session.heardAt) });
         // terminate(), not close(): a peer behind a partition would never answer the close handshake.
         session.socket.terminate();
-        this.onClose(session, `no answer for ${Math.round(heartbeat / 1000)} s (heartbeat)`);
-      } else {
-        session.socket.ping();
+        this.onClose(connection, `no answer for ${Math.round(heartbeat / 1000)} s (heartbeat)`);
+      } else if (!connection.closed) {
+        try {
+          session.socket.ping();
+        } catch {
+          // Closing already; its close event will follow.
+        }
       }
     }
   }
 
+  private readonly onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const handshaking = [...this.connections.values()].filter((c) => c.session.state === 'handshake').length;
+    if (!this.guard?.admitUpgrade(socket, this.connections.size, handshaking)) return;
+    this.wss?.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request));
+  };
+
   private accept(socket: WebSocket, request: http.IncomingMessage): void {
-    const session: WorkerSession = {
-      id: this.nextWorkerId++,
-      name: `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`,
-      socket,
-      state: 'handshake',
-      heardAt: performance.now(),
-    };
+    const remoteAddress = request.socket.remoteAddress ?? '?';
+    const address = `${remoteAddress}:${request.socket.remotePort ?? '?'}`;
+    const session: WorkerSession = { id: this.nextWorkerId++, name: address, socket, state: 'handshake', heardAt: performance.now() };
+    const connection: Connection = { session, nonce: newNonce(), remoteAddress, address, authenticated: false, closed: false };
+    this.connections.set(session.id, connection);
     socket.on('pong', () => {
       session.heardAt = performance.now();
     });
-    this.sessions.set(session.id, session);
-    const handshakeTimer = setTimeout(() => {
-      if (session.state === 'handshake') this.drop(session, 1008, 'no hello within 15 s');
-    }, HANDSHAKE_TIMEOUT_MS);
+    const seconds = Math.round(this.limits.handshakeTimeoutMs / 1000);
+    connection.handshakeTimer = setTimeout(() => this.refuse(connection, new ProtocolError(`worker ${address}: no hello within ${seconds} s`)), this.limits.handshakeTimeoutMs);
     socket.on('message', (data: Buffer, isBinary: boolean) => {
+      if (connection.closed) return;
       session.heardAt = performance.now();
       try {
         if (!isBinary) throw new ProtocolError(`worker ${session.name}: sent a text frame; the protocol is binary msgpack`);
-        this.onMessage(session, data);
+        this.onMessage(connection, data);
       } catch (err) {
         const error = toAdamantError(err);
-        if (error.code === 'E_NUMERIC' || error.code === 'E_INTERNAL') return this.options.handlers.fatal(error);
-        this.options.log.warn('dropping worker', { worker: session.name, code: error.code, error: error.message });
-        this.reject(session, error);
+        // A non-finite result is the job's problem (data, learning rate), not this peer's: it stops training.
+        if (error.code === 'E_NUMERIC') return this.options.handlers.fatal(error);
+        this.refuse(connection, error);
       }
     });
     socket.on('close', (code, reason) => {
-      clearTimeout(handshakeTimer);
-      const why = code === 1009 ? 'sent a frame over the size limit' : reason.toString() || `connection closed (code ${code})`;
-      this.onClose(session, why);
+      const why = code === 1009 ? 'sent a frame over the size limit' : printable(reason.toString()) || `connection closed (code ${code})`;
+      this.onClose(connection, why);
     });
-    socket.on('error', (err) => this.options.log.debug('socket error', { worker: session.name, error: err.message }));
+    socket.on('error', (err) => this.options.log.debug('socket error', { worker: session.name, error: printable(err.message) }));
+    this.send(session, { type: 'challenge', protocol: PROTOCOL_VERSION, nonce: connection.nonce });
   }
 
-  private reject(session: WorkerSession, error: AdamantError): void {
-    const code = (['E_VERSION', 'E_AUTH', 'E_JOB'] as const).find((c) => c === error.code) ?? 'E_PROTOCOL';
-    try {
-      this.send(session, { type: 'reject', code, message: error.message });
-    } catch {
-      // Already gone.
+  /** Tells the peer why in a `reject`, logs it (for a peer without a valid proof: once a minute per address), and drops it. */
+  private refuse(connection: Connection, error: AdamantError): void {
+    if (connection.closed) return;
+    const { session } = connection;
+    const message = printable(error.message, REJECT_MESSAGE_MAX / 2);
+    const fields = { worker: session.name, code: error.code, error: message };
+    if (connection.authenticated) {
+      this.options.log.warn('dropping worker', fields);
+    } else {
+      const admitted = this.handshakeFailures.admit(connection.remoteAddress);
+      const what = error.code === 'E_AUTH' ? 'worker failed authentication' : 'refusing a connection before authentication';
+      if (admitted) this.options.log.warn(what, { ...fields, ...(admitted.suppressed ? { alsoFromThisAddressLastMinute: admitted.suppressed } : {}) });
     }
-    this.drop(session, 1008, error.code);
+    const code = (['E_VERSION', 'E_AUTH', 'E_JOB'] as const).find((c) => c === error.code) ?? 'E_PROTOCOL';
+    this.send(session, { type: 'reject', code, message });
+    this.drop(connection, 1008, error.code);
   }
 
-  private drop(session: WorkerSession, code: number, reason: string): void {
-    session.socket.close(code, reason.slice(0, 120));
+  /** Closes the connection (its later frames are ignored) and reports the session gone at once. */
+  private drop(connection: Connection, code: number, reason: string): void {
+    connection.closed = true;
+    const { socket } = connection.session;
+    closeSocket(socket, code, reason);
+    // A peer that does not answer our close frame is not worth ws's 30 s wait.
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
     // Do not wait for the peer's close frame to reassign its chunks.
-    this.onClose(session, reason);
+    this.onClose(connection, printable(reason));
   }
 
-  private onMessage(session: WorkerSession, frame: Buffer): void {
+  private onMessage(connection: Connection, frame: Buffer): void {
+    const { session } = connection;
     const message = this.codec.decodeWorkerMessage(frame, `worker ${session.name}`);
     switch (message.type) {
       case 'hello': {
         if (session.state !== 'handshake') throw new ProtocolError(`worker ${session.name}: sent a second hello`);
-        session.name = `${message.name} (${session.name})`;
-        if (message.protocol !== PROTOCOL_VERSION) {
-          throw new ProtocolError(`worker ${session.name} speaks protocol ${message.protocol}, the coordinator speaks ${PROTOCOL_VERSION}; run the same Adamant version on both`, 'E_VERSION');
-        }
-        if (this.options.token !== undefined && message.token !== this.options.token) {
-          throw new ProtocolError(`worker ${session.name} presented ${message.token === undefined ? 'no token' : 'a wrong token'}`, 'E_AUTH');
-        }
-        if (message.jobId !== undefined && message.jobId !== this.options.jobId) {
-          throw new ProtocolError(`worker ${session.name} served job ${message.jobId}, this coordinator runs job ${this.options.jobId}`, 'E_JOB');
-        }
+        session.name = sessionName(message, connection.address);
+        checkProof(message, connection.nonce, this.options.token, session.name);
+        connection.authenticated = true;
+        checkJob(message, this.options.jobId, session.name);
+        clearTimeout(connection.handshakeTimer);
         session.state = 'joining';
         this.send(session, { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: session.id, job: this.options.job, heartbeatMs: this.options.heartbeatMs, jobId: this.options.jobId });
         return;
       }
       case 'ready': {
-        if (session.state !== 'joining') throw new ProtocolError(`worker ${session.name}: sent ready before its hello`);
+        if (session.state !== 'joining') throw new ProtocolError(`worker ${session.name}: sent ready ${session.state === 'ready' ? 'twice' : 'before its hello'}`);
         session.state = 'ready';
         session.backend = message.backend;
         const backends = this.backends;
@@ -254,21 +268,24 @@ export class WorkerServer {
         this.options.handlers.chunk(session, message);
         return;
       case 'failed':
-        this.options.log.error('worker failed', { worker: session.name, code: message.code, error: message.message });
-        this.drop(session, 1000, `worker failed: ${message.code}`);
+        // Before its hello, anyone can claim to have failed: that is a refused handshake like any other.
+        if (session.state === 'handshake') throw new ProtocolError(`worker ${session.name}: sent "failed" before its hello`);
+        this.options.log.error('worker failed', { worker: session.name, code: printable(message.code, 32), error: printable(message.message) });
+        this.drop(connection, 1000, `worker failed: ${message.code}`);
         return;
     }
   }
 
-  private onClose(session: WorkerSession, reason: string): void {
-    if (!this.sessions.delete(session.id)) return;
-    if (!this.finished) this.options.handlers.left(session, reason, session.state === 'ready');
+  private onClose(connection: Connection, reason: string): void {
+    const { session } = connection;
+    if (!this.connections.delete(session.id)) return;
+    connection.closed = true;
+    clearTimeout(connection.handshakeTimer);
+    if (this.finished) return;
+    try {
+      this.options.handlers.left(session, reason, session.state === 'ready');
+    } catch (err) {
+      this.options.handlers.fatal(toAdamantError(err));
+    }
   }
-}
-
-/** What our own HTTP server answers to anything but a WebSocket upgrade (as `ws` does). */
-function upgradeRequired(_request: http.IncomingMessage, response: http.ServerResponse): void {
-  const body = http.STATUS_CODES[426] ?? 'Upgrade Required';
-  response.writeHead(426, { 'Content-Length': Buffer.byteLength(body), 'Content-Type': 'text/plain' });
-  response.end(body);
 }

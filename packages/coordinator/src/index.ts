@@ -1,7 +1,9 @@
 export { Coordinator } from './Coordinator.js';
 export type { CheckpointPolicy, CoordinatorOptions } from './options.js';
 export type { EpochReport, StepReport, TrainingResult, WorkerEvent } from './reports.js';
+export type { VerificationCounts } from './Verification.js';
 export type { ListenAddress, ListenTarget } from './WorkerServer.js';
+export { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from './connectionLimits.js';
 export { ParameterServer, type ParameterServerState } from './ParameterServer.js';
 export type { TrainingPosition } from './TrainingLoop.js';
 export { GradientReducer } from './GradientReducer.js';

@@ -25,6 +25,27 @@ export interface CoordinatorOptions {
    * wins; both are bitwise equal). Default true; false saves the duplicate work.
    */
   duplicateStragglers?: boolean;
+  /**
+   * A worker holding a chunk longer than this is dropped and the chunk goes to the others: the
+   * backstop for a peer that answers pings but never returns its chunks, when no worker is idle to
+   * take the chunk as a straggler. Unset: 10x the median of recent chunk times, at least 30 s, and
+   * 10 minutes before any chunk came back.
+   */
+  chunkTimeoutMs?: number;
+  /**
+   * Fraction of chunks (0..1, chosen by the seed) computed by two workers on the same backend and
+   * applied only when the results agree to the bit; a worker that two others contradict is
+   * quarantined. Workers on probation (none of their results has yet agreed with another's) have
+   * every chunk verified. Default 0: off.
+   */
+  verify?: number;
+  /**
+   * A chunk whose gradient L2 norm exceeds this times its sample count (or holds NaN or Infinity)
+   * costs its worker the connection, and another worker computes it; when a second worker's
+   * result is beyond it too, or no other worker is ready, the job stops with E_NUMERIC. Unset: no
+   * bound, and a non-finite chunk stops the job at once.
+   */
+  maxChunkGradNorm?: number;
   /** While training waits (for workers, or for a step's chunks), log what it waits for this often. Default 15 s. */
   statusEveryMs?: number;
   /** A text job continuing from a saved model (--init) keeps that model's vocabulary. */

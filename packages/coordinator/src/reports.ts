@@ -1,4 +1,5 @@
 import type { ResolvedBackend } from '@adamant/core';
+import type { VerificationCounts } from './Verification.js';
 
 // What the coordinator tells its embedder (the CLI) while a job runs and when it ends.
 
@@ -47,4 +48,6 @@ export interface TrainingResult {
   stopped?: string;
   /** The last checkpoint written, if any. */
   checkpoint?: string;
+  /** What --verify did (absent when it is off). */
+  verification?: VerificationCounts;
 }

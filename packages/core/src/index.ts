@@ -56,7 +56,7 @@ export {
 
 // ---- randomness and flat loops ----------------------------------------------------------------
 export { mixSeed, mulberry32, SEED_PURPOSE } from './rng.js';
-export { addInto, distinctRows, divideInPlace, firstNonFinite, gatherTableRows } from './flat.js';
+export { addInto, distinctRows, divideInPlace, firstNonFinite, gatherTableRows, maxAbs, sumOfSquares } from './flat.js';
 
 // ---- data -------------------------------------------------------------------------------
 export type { BadRowReport, Dataset, Normalization, PreparedData } from './data/dataset.js';
@@ -89,6 +89,7 @@ export { createOptimizer } from './optim/createOptimizer.js';
 export type { Optimizer, OptimizerState } from './optim/optimizer.js';
 
 // ---- wire -------------------------------------------------------------------------------
+export { authProof, NONCE_BYTES, newNonce, PROOF_BYTES, proofMatches } from './wire/auth.js';
 export { floatBytes, readFloats, readUint32s, wordBytes } from './wire/bytes.js';
 export { createCodec, type MessageCodec } from './wire/codec.js';
 export {
@@ -102,7 +103,9 @@ export {
   type SparseRows,
   stepTableRows,
 } from './wire/payloads.js';
+export { CLOSE_REASON_MAX_BYTES, closeReason, PRINTABLE_MAX, printable, utf8Prefix } from './wire/printable.js';
 export {
+  type Challenge,
   type ChunkAssignment,
   type ChunkResult,
   type CoordinatorMessage,
@@ -110,6 +113,7 @@ export {
   type Hello,
   PROTOCOL_VERSION,
   type Reject,
+  REJECT_MESSAGE_MAX,
   type StepMessage,
   type WorkerJob,
   workerJobSchema,

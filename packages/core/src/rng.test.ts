@@ -48,6 +48,6 @@ describe('mixSeed', () => {
 
 describe('SEED_PURPOSE', () => {
   it('keeps the purpose keys every saved run was drawn with', () => {
-    expect(SEED_PURPOSE).toEqual({ shuffle: 1, dropout: 2 });
+    expect(SEED_PURPOSE).toEqual({ shuffle: 1, dropout: 2, verify: 3 });
   });
 });

@@ -21,6 +21,9 @@ export function mulberry32(seed: number): () => number {
  * - shuffle, the order of epoch `epoch`: `mixSeed(seed, SEED_PURPOSE.shuffle, epoch)` (data/plan.ts).
  * - dropout, chunk `chunkIndex` of step `step`: `chunkSeed = mixSeed(seed, SEED_PURPOSE.dropout, step, chunkIndex)`,
  *   sent with the chunk (coordinator); then per dropout layer `mixSeed(chunkSeed, layerIndex)` (worker).
+ * - verification, whether chunk `chunkIndex` of step `step` is computed by two workers (`--verify`):
+ *   `mixSeed(seed, SEED_PURPOSE.verify, step, chunkIndex) / 2^32 < fraction` (coordinator). It
+ *   picks which chunks are checked, never what they compute.
  * - layer init, weight `k` of layer `layerIndex`: `mixSeed(seed, layerIndex, k)` (model/buildModel.ts).
  *   These keys carry no purpose tag and overlap the purpose keys' shape: the kernel of the layer
  *   at index 1 is seeded by `mixSeed(seed, 1, 0)`, the very key of epoch 0's shuffle (they feed
@@ -28,7 +31,7 @@ export function mulberry32(seed: number): () => number {
  *
  * The values are part of every result: never change them.
  */
-export const SEED_PURPOSE = { shuffle: 1, dropout: 2 } as const;
+export const SEED_PURPOSE = { shuffle: 1, dropout: 2, verify: 3 } as const;
 
 /** Mixes several integers into one 32-bit seed (a murmur3-style finaliser per step). */
 export function mixSeed(...parts: number[]): number {

@@ -1,12 +1,18 @@
 import { AdamantError, createCodec, silentLog, type Log, type WorkerJob } from '@adamant/core';
-import { connect, reconnect, type Reconnection } from './connect.js';
+import { connect, reconnect, type Endpoint, type Reconnection } from './connect.js';
 import { serveConnection, type ConnectionContext, type WorkerState, type WorkerSummary } from './serveConnection.js';
+import type { WorkerTls } from './tls.js';
 
 export type { WorkerSummary };
 
+/** The largest job a worker takes by default: 50 million parameters, 200 MB of float32 weights. */
+export const DEFAULT_MAX_PARAMS = 50_000_000;
+
 export interface WorkerOptions {
-  /** The coordinator's address, ws://HOST:PORT. */
+  /** The coordinator's address, ws://HOST:PORT or wss://HOST:PORT. */
   url: string;
+  /** For wss://: a CA or a pinned certificate to trust (default: the system CAs). */
+  tls?: WorkerTls;
   /** Shared secret the coordinator may require. */
   token?: string;
   /** Overrides the job's backend on this machine. */
@@ -21,6 +27,10 @@ export interface WorkerOptions {
   reconnectTimeoutMs?: number;
   /** Largest frame accepted from the coordinator (bytes). */
   maxPayload?: number;
+  /** A job with more parameters is refused before any model is built (E_SHAPE). Default 50,000,000. */
+  maxParams?: number;
+  /** From connecting to the welcome: a coordinator silent this long counts as lost (ms). Default 15 s. */
+  handshakeTimeoutMs?: number;
   log?: Log;
 }
 
@@ -50,18 +60,20 @@ export class CoordinatorStoppedError extends AdamantError {
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
   const log = options.log ?? silentLog;
   const reconnectTimeoutMs = options.reconnectTimeoutMs ?? 300_000;
-  const maxPayload = options.maxPayload ?? 2 ** 31 - 1;
+  const endpoint: Endpoint = { url: options.url, maxPayload: options.maxPayload ?? 2 ** 31 - 1, ...(options.tls ? { tls: options.tls } : {}) };
   const state: WorkerState = { heartbeatMs: 0, summary: { workerId: -1, backend: '', steps: 0, chunks: 0, samples: 0, reconnects: 0 } };
   const context: ConnectionContext = {
     url: options.url,
     ...(options.token ? { token: options.token } : {}),
     ...(options.backend ? { backend: options.backend } : {}),
+    maxParams: options.maxParams ?? DEFAULT_MAX_PARAMS,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 15_000,
     log,
     codec: createCodec(),
     state,
   };
   try {
-    let socket = await connect(options.url, Date.now() + (options.connectTimeoutMs ?? 30_000), maxPayload, log);
+    let socket = await connect(endpoint, Date.now() + (options.connectTimeoutMs ?? 30_000), log);
     // Set while trying to rejoin; it spans connections lost before their welcome, and ends with one.
     let reconnection: Reconnection | undefined;
     for (;;) {
@@ -82,7 +94,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       } else if (end.kind === 'lost') {
         reconnection.lastFailure = end.error.message;
       }
-      socket = await reconnect(options.url, reconnection, maxPayload, log);
+      socket = await reconnect(endpoint, reconnection, log);
     }
   } finally {
     await state.job?.compute.terminate();

@@ -4,4 +4,5 @@ export { fusedLstmSupport, supportsFusedLstm, type FusedLstmSupport } from './fu
 export { createGradientPath } from './createGradientPath.js';
 export type { ChunkGradient, GradientPath, SparseRows } from './GradientPath.js';
 export { ComputeThread, type ComputeThreadOptions, type StepTiming } from './ComputeThread.js';
-export { CoordinatorStoppedError, runWorker, type WorkerOptions, type WorkerSummary } from './Worker.js';
+export { CoordinatorStoppedError, DEFAULT_MAX_PARAMS, runWorker, type WorkerOptions, type WorkerSummary } from './Worker.js';
+export { CertificateError, parseFingerprint, showFingerprint, type WorkerTls } from './tls.js';

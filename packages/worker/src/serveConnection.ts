@@ -2,11 +2,14 @@ import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import {
   AdamantError,
+  authProof,
   ConnectError,
   encodeChunkResult,
+  printable,
   PROTOCOL_VERSION,
   ProtocolError,
   readFloats,
+  ShapeError,
   toAdamantError,
   type CoordinatorMessage,
   type Log,
@@ -17,6 +20,7 @@ import {
 } from '@adamant/core';
 import { ComputeThread } from './ComputeThread.js';
 import { describeSocketError } from './connect.js';
+import { parameterCountOf } from './parameterCount.js';
 import { WeightsMirror } from './WeightsMirror.js';
 
 export interface WorkerSummary {
@@ -42,6 +46,10 @@ export interface ConnectionContext {
   token?: string;
   /** Overrides the job's backend on this machine. */
   backend?: WorkerJob['backend'];
+  /** A job with more parameters than this is refused before any model is built (--max-params). */
+  maxParams: number;
+  /** From connecting to the welcome: a coordinator that says nothing for this long is lost (ms). */
+  handshakeTimeoutMs: number;
   log: Log;
   codec: MessageCodec;
   state: WorkerState;
@@ -65,7 +73,8 @@ class RejectedError extends AdamantError {
 }
 
 /**
- * One connection to the coordinator, from hello to its end: the handshake, the heartbeat, and the
+ * One connection to the coordinator, from its challenge to its end: the handshake (answer the
+ * challenge with the proof of the token, take the welcome), the heartbeat, and the
  * coordinator's messages handled strictly in order, so a step's weights are taken only after the
  * previous step's chunks are all computed and sent. Chunks are computed on the job's compute
  * thread, started at the first welcome and kept across connections to the same job. Resolves
@@ -76,6 +85,7 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
   const { state, log, codec } = context;
   const { summary } = state;
   const peer = `coordinator ${context.url}`;
+  let helloSent = false;
   let welcomed = false;
   let finished = false;
   let stopReason: string | undefined;
@@ -89,14 +99,35 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
   };
   const send = (message: WorkerMessage) => socket.send(codec.encode(message));
 
+  // A coordinator that takes the connection but never challenges or welcomes us would hold it for ever.
+  const handshakeTimer = setTimeout(() => socket.emit('handshakeTimeout'), context.handshakeTimeoutMs);
+
+  const answerChallenge = (message: Extract<CoordinatorMessage, { type: 'challenge' }>): void => {
+    // Another version was refused as the frame was decoded (E_VERSION); this is belt and braces.
+    if (message.protocol !== PROTOCOL_VERSION) throw new ProtocolError(`${peer} speaks protocol ${message.protocol}, this worker speaks ${PROTOCOL_VERSION}`, 'E_VERSION');
+    if (helloSent) throw new ProtocolError(`${peer}: sent a second challenge`);
+    helloSent = true;
+    const jobId = state.job?.id;
+    // The token itself never goes on the wire: only its HMAC of this connection's nonce.
+    const proof = context.token ? { proof: authProof(context.token, message.nonce) } : {};
+    send({ type: 'hello', protocol: PROTOCOL_VERSION, name: `${hostname()}:${process.pid}`, ...proof, ...(jobId ? { jobId } : {}) });
+  };
+
   const welcome = async (message: Extract<CoordinatorMessage, { type: 'welcome' }>): Promise<void> => {
     if (message.protocol !== PROTOCOL_VERSION) {
       throw new ProtocolError(`${peer} speaks protocol ${message.protocol}, this worker speaks ${PROTOCOL_VERSION}`, 'E_VERSION');
     }
+    if (!helloSent) throw new ProtocolError(`${peer}: sent a welcome before its challenge`);
     if (welcomed) throw new ProtocolError(`${peer}: sent a second welcome`);
+    clearTimeout(handshakeTimer);
     // Belt and braces: a coordinator of another job should already have refused our hello.
     if (state.job && message.jobId !== state.job.id) {
-      throw new ProtocolError(`${peer} runs job ${message.jobId}, but this worker served job ${state.job.id}`, 'E_JOB');
+      throw new ProtocolError(`${peer} runs job ${printable(message.jobId, 64)}, but this worker served job ${state.job.id}`, 'E_JOB');
+    }
+    // Before building anything: the job's size is the coordinator's word, and a model is memory.
+    const params = Math.max(message.job.paramCount, parameterCountOf(message.job));
+    if (!state.job && params > context.maxParams) {
+      throw new ShapeError(`${peer} sent a job of ${params.toLocaleString('en-US')} parameters, more than this worker accepts (--max-params ${context.maxParams.toLocaleString('en-US')})`);
     }
     state.heartbeatMs = Math.min(message.heartbeatMs, MAX_TIMER_MS);
     heard();
@@ -104,12 +135,12 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
     if (state.job) {
       // The same job: the compute thread, its model and the weights mirror carry on as they were.
       summary.reconnects++;
-      log.info('rejoined', { workerId: message.workerId, jobId: message.jobId, reconnects: summary.reconnects });
+      log.info('rejoined', { workerId: message.workerId, jobId: state.job.id, reconnects: summary.reconnects });
     } else {
       const compute = await ComputeThread.start(message.job, context.backend ? { backend: context.backend } : {});
       state.job = { id: message.jobId, compute, mirror: new WeightsMirror(message.job, compute.weights) };
       summary.backend = compute.backend;
-      log.info('joined', { workerId: message.workerId, backend: compute.backend, params: message.job.paramCount, jobId: message.jobId });
+      log.info('joined', { workerId: message.workerId, backend: compute.backend, params: message.job.paramCount, jobId: printable(message.jobId, 64) });
     }
     welcomed = true;
     send({ type: 'ready', backend: state.job.compute.backend });
@@ -149,19 +180,21 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
 
   const handle = async (message: CoordinatorMessage): Promise<void> => {
     switch (message.type) {
+      case 'challenge':
+        return answerChallenge(message);
       case 'welcome':
         return welcome(message);
       case 'step':
         return computeStep(message);
       case 'reject':
-        throw new RejectedError(message.code, `${peer} refused this worker: ${message.message}`);
+        throw new RejectedError(message.code, `${peer} refused this worker: ${printable(message.message, 500)}`);
       case 'done':
         finished = true;
         clearTimeout(silenceTimer);
         socket.close(1000, 'done');
         return;
       case 'stop':
-        stopReason = message.reason;
+        stopReason = printable(message.reason);
         clearTimeout(silenceTimer);
         socket.close(1000, 'stopped');
         return;
@@ -186,6 +219,14 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
       }
     };
     socket.on('ping', heard);
+    socket.once('handshakeTimeout', () => {
+      if (welcomed || closed) return;
+      const seconds = context.handshakeTimeoutMs / 1000;
+      const what = helloSent ? 'no welcome' : 'no challenge';
+      const hint = helloSent ? '' : ` (a coordinator older than protocol ${PROTOCOL_VERSION} sends none)`;
+      lost ??= new ConnectError(`${peer} sent ${what} within ${seconds} s of connecting${hint}`);
+      socket.terminate();
+    });
     socket.once('silent', () => {
       lost ??= new ConnectError(`${peer} has been silent for ${state.heartbeatMs / 1000} s (heartbeat); presumed gone`);
       // terminate(), not close(): a coordinator behind a partition would never answer the close handshake.
@@ -209,19 +250,20 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
     socket.on('close', (code, reason) => {
       closed = true;
       clearTimeout(silenceTimer);
+      clearTimeout(handshakeTimer);
       // The step's chunks not yet begun are no longer ours (the coordinator reassigns them); the one in progress finishes.
       if (stepInFlight) state.job?.compute.cancel();
       void queue.then(() => {
         if (failure) return reject(failure);
         if (finished) return resolve({ kind: 'done', welcomed });
         if (stopReason !== undefined) return resolve({ kind: 'stopped', reason: stopReason, welcomed });
-        const why = reason.toString() || `code ${code}`;
+        const why = printable(reason.toString()) || `code ${code}`;
         resolve({ kind: 'lost', welcomed, error: lost ?? new ConnectError(`${peer} closed the connection before training finished (${why})`) });
       });
     });
     // On a reconnect the heartbeat is already known: a coordinator that takes the connection but never welcomes us is lost too.
     heard();
-    const jobId = state.job?.id;
-    send({ type: 'hello', protocol: PROTOCOL_VERSION, name: `${hostname()}:${process.pid}`, ...(context.token ? { token: context.token } : {}), ...(jobId ? { jobId } : {}) });
+    // connect() holds the frames that came before these listeners (the challenge, often with the upgrade response).
+    socket.resume();
   });
 }

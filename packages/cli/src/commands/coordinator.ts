@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { createLog, type LogLevel } from '../logger.js';
+import { closeServer, createCoordinatorTls } from '../tls.js';
+import { coordinatorToken } from '../token.js';
 import { finishTraining, prepareCoordinator, stopOnSignals, type TrainingOptions } from './shared.js';
 
 export interface CoordinatorCommandOptions extends TrainingOptions {
@@ -9,39 +10,55 @@ export interface CoordinatorCommandOptions extends TrainingOptions {
   workerTimeout: number;
   heartbeat: number;
   token?: string;
+  tokenFile?: string;
+  /** Listen on a non-loopback host with a made-up token (printed) rather than refuse to start without one. */
+  insecure?: boolean;
+  maxConnections: number;
   logLevel: LogLevel;
   logJson?: boolean;
+  /** PEM files: with both, workers connect over wss://. */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /**
  * `adamant coordinator CONFIG --port P`: the parameter server of a multi-machine job. Workers
- * join with `adamant worker --connect ws://HOST:P --token T`; training starts once
+ * join with `adamant worker --connect ws://HOST:P --token-file F` (wss:// with --tls-cert and --tls-key); training starts once
  * `--min-workers` are ready, and later workers join at the next step. With --resume it continues
  * a stopped or crashed run; its workers reconnect to it on their own.
  */
 export async function coordinatorCommand(configPath: string | undefined, options: CoordinatorCommandOptions): Promise<void> {
   const log = createLog(options.logLevel, options.logJson === true);
-  const token = options.token ?? process.env.ADAMANT_TOKEN ?? randomBytes(16).toString('hex');
+  // Checked before the data is loaded: a wrong file fails at once.
+  const tls = createCoordinatorTls(options);
+  const { token, madeUp } = coordinatorToken(options, log);
   const workerTimeoutMs = options.workerTimeout > 0 ? options.workerTimeout * 1000 : undefined;
   const run = await prepareCoordinator(configPath, { ...options, token, heartbeatMs: options.heartbeat * 1000, ...(workerTimeoutMs ? { workerTimeoutMs } : {}) }, log);
   const { coordinator, progress } = run;
   const uninstall = stopOnSignals(run, log);
   try {
     if (coordinator.config.epochs > 0) {
-      const { port } = await coordinator.listen({ host: options.host, port: options.port });
+      const limits = { maxConnections: options.maxConnections };
+      // The TLS server serves nothing but upgrades: its idle and slow connections are closed like those of our own server.
+      const { port } = await coordinator.listen({ host: options.host, port: options.port, limits, ...(tls ? { server: tls.server, guardConnections: true } : {}) });
       const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'THIS_HOST' : options.host;
+      // The pin is the one thing a worker needs to trust a certificate no CA of its own signed.
+      const workerUrl = tls ? `wss://${shownHost}:${port} --tls-fingerprint ${tls.fingerprint}` : `ws://${shownHost}:${port}`;
+      // Only a made-up token is printed: one the user gave stays out of logs, which more people read than should hold it.
+      const [tokenEnv, tokenOption] = madeUp ? [`ADAMANT_TOKEN=${token} `, ''] : options.tokenFile ? ['', ` --token-file ${options.tokenFile}`] : ['ADAMANT_TOKEN=… ', ''];
       process.stderr.write(
-        `adamant coordinator listening on ${options.host}:${port}; waiting for ${options.minWorkers} worker(s). Start each with:\n` +
-          `  ADAMANT_TOKEN=${token} adamant worker --connect ws://${shownHost}:${port}\n`,
+        `adamant coordinator listening on ${options.host}:${port}${tls ? ' (wss://)' : ''}; waiting for ${options.minWorkers} worker(s). Start each with:\n` +
+          `  ${tokenEnv}adamant worker --connect ${workerUrl}${tokenOption}\n`,
       );
     }
     const result = await coordinator.train();
     progress.stop();
-    const again = `adamant coordinator${run.configPath ? ` ${run.configPath}` : ''} --port ${options.port}`;
+    const again = `adamant coordinator${run.configPath ? ` ${run.configPath}` : ''} --port ${options.port}${tls ? ` --tls-cert ${options.tlsCert} --tls-key ${options.tlsKey}` : ''}`;
     await finishTraining(run, result, options, coordinator.workerCount, again);
   } finally {
     progress.stop();
     uninstall();
     await coordinator.close();
+    if (tls) await closeServer(tls.server);
   }
 }

@@ -15,6 +15,10 @@ export interface TrainingOptions {
   keepCheckpoints?: number;
   statusEvery?: number;
   duplicateStragglers?: boolean;
+  /** Seconds; unset: derived from measured chunk times. */
+  chunkTimeout?: number;
+  verify?: number;
+  maxChunkGradNorm?: number;
 }
 
 /** Where a run's model goes when `--out` is not given: runs/<config name>-<time>. */
@@ -68,6 +72,9 @@ export async function prepareCoordinator(
     ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.statusEvery !== undefined ? { statusEveryMs: options.statusEvery * 1000 } : {}),
     ...(options.duplicateStragglers !== undefined ? { duplicateStragglers: options.duplicateStragglers } : {}),
+    ...(options.chunkTimeout !== undefined ? { chunkTimeoutMs: options.chunkTimeout * 1000 } : {}),
+    ...(options.verify ? { verify: options.verify } : {}),
+    ...(options.maxChunkGradNorm !== undefined ? { maxChunkGradNorm: options.maxChunkGradNorm } : {}),
     log,
     onWorker: progress.worker,
     onStep: progress.step,
@@ -132,6 +139,7 @@ export function resultJson(coordinator: Coordinator, result: TrainingResult, wor
     backend: result.backend,
     workerBackends: result.workerBackends,
     skippedRows: coordinator.data.badRows?.count ?? 0,
+    ...(result.verification ? { verification: result.verification } : {}),
     out: out ?? null,
   };
 }

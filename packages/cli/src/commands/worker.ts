@@ -1,28 +1,40 @@
 import type { BackendName } from '@adamant/core';
 import { CoordinatorStoppedError, runWorker } from '@adamant/worker';
 import { createLog, type LogLevel } from '../logger.js';
+import { readTrustedCa } from '../tls.js';
+import { givenToken } from '../token.js';
 
 export interface WorkerCommandOptions {
   connect: string;
   token?: string;
+  tokenFile?: string;
   backend?: BackendName;
+  maxParams: number;
+  handshakeTimeout: number;
   connectTimeout: number;
   reconnectTimeout: number;
   logLevel: LogLevel;
   logJson?: boolean;
+  /** For wss://: a CA certificate file to trust, or the coordinator certificate's pin (already parsed). */
+  tlsCa?: string;
+  tlsFingerprint?: string;
 }
 
 /** `adamant worker --connect ws://HOST:PORT`: computes gradients for a coordinator until the job ends. */
 export async function workerCommand(options: WorkerCommandOptions): Promise<void> {
   const log = createLog(options.logLevel, options.logJson === true, process.env.ADAMANT_LOG_PREFIX ?? '');
-  const token = options.token ?? process.env.ADAMANT_TOKEN;
+  const token = givenToken(options, log);
+  const tls = options.tlsFingerprint ? { fingerprint: options.tlsFingerprint } : options.tlsCa ? { ca: readTrustedCa(options.tlsCa) } : undefined;
   try {
     const summary = await runWorker({
       url: options.connect,
+      ...(tls ? { tls } : {}),
       ...(token ? { token } : {}),
       ...(options.backend ? { backend: options.backend } : {}),
       connectTimeoutMs: options.connectTimeout * 1000,
       reconnectTimeoutMs: options.reconnectTimeout * 1000,
+      maxParams: options.maxParams,
+      handshakeTimeoutMs: options.handshakeTimeout * 1000,
       log,
     });
     log.info('training finished', { ...summary });

@@ -1,7 +1,8 @@
 import { Packr } from 'msgpackr';
 import type { z } from 'zod';
 import { ProtocolError } from '../errors.js';
-import { type CoordinatorMessage, coordinatorMessageSchema, type WorkerMessage, workerMessageSchema } from './protocol.js';
+import { printable } from './printable.js';
+import { type CoordinatorMessage, coordinatorMessageSchema, PROTOCOL_VERSION, VERSIONED_MESSAGE_TYPES, type WorkerMessage, workerMessageSchema } from './protocol.js';
 
 /** Packs and unpacks messages; msgpackr is the one implementation. */
 export interface MessageCodec {
@@ -16,26 +17,40 @@ function describe(issues: z.core.$ZodIssue[]): string {
   return `${issue.path.join('.') || 'message'}: ${issue.message.replace(/^Invalid input: /, '')}`;
 }
 
+/**
+ * A handshake message of another protocol version may have another shape altogether: its version
+ * is read before the schema, so the peer hears E_VERSION naming both versions, not a schema error.
+ */
+function checkVersion(raw: unknown, peer: string, us: string): void {
+  if (typeof raw !== 'object' || raw === null) return;
+  const { type, protocol, name } = raw as { type?: unknown; protocol?: unknown; name?: unknown };
+  if (typeof type !== 'string' || !VERSIONED_MESSAGE_TYPES.includes(type)) return;
+  if (!Number.isInteger(protocol) || protocol === PROTOCOL_VERSION) return;
+  const who = typeof name === 'string' ? ` "${printable(name, 64)}"` : '';
+  throw new ProtocolError(`${peer}${who} speaks protocol ${protocol}, ${us} speaks ${PROTOCOL_VERSION}; run the same Adamant version on both`, 'E_VERSION');
+}
+
 export function createCodec(): MessageCodec {
   // Plain maps (no record extension) keep frames readable by any msgpack implementation.
   const packr = new Packr({ useRecords: false, moreTypes: false });
-  const decode = <T>(schema: z.ZodType<T>, frame: Uint8Array, peer: string): T => {
+  const decode = <T>(schema: z.ZodType<T>, frame: Uint8Array, peer: string, us: string): T => {
     let raw: unknown;
     try {
       raw = packr.unpack(frame);
     } catch (err) {
-      throw new ProtocolError(`${peer}: malformed frame (${frame.byteLength} bytes): ${(err as Error).message}`);
+      throw new ProtocolError(`${peer}: malformed frame (${frame.byteLength} bytes): ${printable((err as Error).message)}`);
     }
+    checkVersion(raw, peer, us);
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       const type = (raw as { type?: unknown } | null)?.type;
-      throw new ProtocolError(`${peer}: bad ${typeof type === 'string' ? `"${type.slice(0, 32)}" ` : ''}message: ${describe(parsed.error.issues)}`);
+      throw new ProtocolError(`${peer}: bad ${typeof type === 'string' ? `"${printable(type, 32)}" ` : ''}message: ${printable(describe(parsed.error.issues))}`);
     }
     return parsed.data;
   };
   return {
     encode: (message) => packr.pack(message),
-    decodeWorkerMessage: (frame, peer) => decode(workerMessageSchema, frame, peer),
-    decodeCoordinatorMessage: (frame, peer) => decode(coordinatorMessageSchema, frame, peer),
+    decodeWorkerMessage: (frame, peer) => decode(workerMessageSchema, frame, peer, 'the coordinator'),
+    decodeCoordinatorMessage: (frame, peer) => decode(coordinatorMessageSchema, frame, peer, 'this worker'),
   };
 }

@@ -12,7 +12,7 @@ const protocolError = (fn: () => unknown): ProtocolError => thrown(fn, ProtocolE
 
 describe('createCodec round trips', () => {
   const workerMessages: [string, WorkerMessage][] = [
-    ['hello', { type: 'hello', protocol: PROTOCOL_VERSION, token: 's3cret', name: 'host-a:1234' }],
+    ['hello', { type: 'hello', protocol: PROTOCOL_VERSION, proof: Buffer.alloc(32, 7), name: 'host-a:1234' }],
     ['hello without a token', { type: 'hello', protocol: PROTOCOL_VERSION, name: 'host-a:1234' }],
     ['ready', { type: 'ready', backend: 'wasm' }],
     ['failed', { type: 'failed', code: 'E_SHAPE', message: 'model has 3 parameters, expected 4' }],
@@ -43,6 +43,7 @@ describe('createCodec round trips', () => {
   };
 
   const coordinatorMessages: [string, CoordinatorMessage][] = [
+    ['challenge', { type: 'challenge', protocol: PROTOCOL_VERSION, nonce: Buffer.alloc(32, 9) }],
     ['welcome', { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: 2, job, heartbeatMs: 60_000, jobId: '0123456789abcdef' }],
     ['reject', { type: 'reject', code: 'E_AUTH', message: 'wrong token' }],
     ['done', { type: 'done' }],
@@ -52,6 +53,17 @@ describe('createCodec round trips', () => {
 
   it.each(coordinatorMessages)('keeps a coordinator message intact: %s', (_, message) => {
     expect(codec.decodeCoordinatorMessage(codec.encode(message), 'coordinator')).toEqual(message);
+  });
+
+  it('carries a NaN or infinite loss and metric sums through: the coordinator names them as E_NUMERIC, not as a bad frame', () => {
+    const codec = createCodec();
+    const message: WorkerMessage = { type: 'chunk', step: 1, index: 0, samples: 1, lossSum: Number.NaN, metricSums: [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY], grads: new Uint8Array(4) };
+    const decoded = codec.decodeWorkerMessage(codec.encode(message), 'worker 1');
+    if (decoded.type !== 'chunk') throw new Error(`decoded a ${decoded.type} message`);
+    expect(decoded.lossSum).toBeNaN();
+    expect(decoded.metricSums).toEqual([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+    const notNumber = codec.encode({ ...message, lossSum: 'NaN' } as never);
+    expect(() => codec.decodeWorkerMessage(notNumber, 'worker 1')).toThrow(/^worker 1: bad "chunk" message: lossSum: expected a number$/);
   });
 
   it('keeps a step intact, weights and chunk payloads included', () => {
@@ -135,6 +147,31 @@ describe('createCodec rejects', () => {
     expect(protocolError(() => codec.decodeCoordinatorMessage(toCoordinator, 'coordinator')).message).toMatch(
       /^coordinator: bad "ready" message: type: /,
     );
+  });
+
+  it('a challenge whose nonce is not 32 bytes', () => {
+    const frame = codec.encode({ type: 'challenge', protocol: PROTOCOL_VERSION, nonce: new Uint8Array(4) });
+    expect(protocolError(() => codec.decodeCoordinatorMessage(frame, 'coordinator')).message).toMatch(/^coordinator: bad "challenge" message: nonce: nonce must be 32 bytes/);
+  });
+
+  it('a hello of the previous protocol (a token, no proof) as E_VERSION, naming both versions and the worker', () => {
+    const frame = codec.encode({ type: 'hello', protocol: 2, token: 's3cret', name: 'old-host:1' } as never);
+    const error = thrown(() => codec.decodeWorkerMessage(frame, 'worker 127.0.0.1:5000'), ProtocolError, 'E_VERSION');
+    expect(error.message).toBe(`worker 127.0.0.1:5000 "old-host:1" speaks protocol 2, the coordinator speaks ${PROTOCOL_VERSION}; run the same Adamant version on both`);
+  });
+
+  it('a challenge of a later protocol, whatever its shape, as E_VERSION', () => {
+    const frame = codec.encode({ type: 'challenge', protocol: PROTOCOL_VERSION + 1, salt: 'x' } as never);
+    const error = thrown(() => codec.decodeCoordinatorMessage(frame, 'coordinator ws://h:1'), ProtocolError, 'E_VERSION');
+    expect(error.message).toMatch(new RegExp(`^coordinator ws://h:1 speaks protocol ${PROTOCOL_VERSION + 1}, this worker speaks ${PROTOCOL_VERSION};`));
+  });
+
+  it('peer-chosen text in its error only as one printable line', () => {
+    const frame = codec.encode({ type: 'ready', backend: 'cpu', '\n12:00:00 INFO  forged\u001b[2J': 1 } as never);
+    const message = protocolError(() => codec.decodeWorkerMessage(frame, 'worker 3')).message;
+    expect(message).not.toContain('\n');
+    expect(message).not.toContain('\u001b');
+    expect(message).toContain('\\x0a12:00:00');
   });
 
   it('a string where bytes belong', () => {

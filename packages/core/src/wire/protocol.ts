@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BACKEND_NAMES, LOSS_NAMES, METRIC_NAMES, RESOLVED_BACKEND_NAMES } from '../config/names.js';
 import { layerSpecSchema } from '../config/schema.js';
+import { NONCE_BYTES } from './auth.js';
 
 /**
  * The wire protocol between coordinator and workers: one msgpack-encoded message per WebSocket
@@ -8,18 +9,27 @@ import { layerSpecSchema } from '../config/schema.js';
  * binary fields' layouts are read and written in one place, payloads.ts.
  * docs/protocol.md describes the exchange; bump PROTOCOL_VERSION on any incompatible change.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 const bytes = z.instanceof(Uint8Array);
 const nonNegInt = z.int().min(0);
 
+/** Messages that carry `protocol`: a peer of another version is told so (E_VERSION) whatever else it sent. */
+export const VERSIONED_MESSAGE_TYPES: readonly string[] = ['challenge', 'hello', 'welcome'];
+/** zod's number refuses NaN and +-Infinity; a diverging worker honestly sends them. */
+const anyNumber = z.custom<number>((value) => typeof value === 'number', 'expected a number');
+
 // ---- worker -> coordinator -------------------------------------------------------------
 
-/** "I am a worker speaking protocol N; here is my token." First frame on every connection. */
+/**
+ * "I am a worker speaking protocol N; here is my proof that I hold the token." The answer to the
+ * challenge, and the worker's first frame.
+ */
 const helloSchema = z.strictObject({
   type: z.literal('hello'),
   protocol: z.int(),
-  token: z.string().optional(),
+  /** HMAC-SHA256(token, the challenge's nonce) (wire/auth.ts); absent when the worker has no token. */
+  proof: bytes.refine((b) => b.byteLength <= 64, 'proof longer than 64 bytes').optional(),
   /** Host name and pid, for logs and errors. */
   name: z.string().max(256),
   /** The job this worker served before it lost its coordinator: it rejoins only that job. */
@@ -38,8 +48,9 @@ const chunkResultSchema = z.strictObject({
   step: nonNegInt,
   index: nonNegInt,
   samples: z.int().positive(),
-  lossSum: z.number(),
-  metricSums: z.array(z.number()),
+  /** Any number, NaN and +-Infinity included: the coordinator's checks name a diverging chunk (E_NUMERIC), not a malformed frame. */
+  lossSum: anyNumber,
+  metricSums: z.array(anyNumber),
   /**
    * float32 little-endian gradient sums in parameter layout order: all parameters, or, when the
    * model starts with an embedding, all parameters after its table.
@@ -78,6 +89,17 @@ export const workerJobSchema = z.strictObject({
   paramCount: nonNegInt,
 });
 export type WorkerJob = z.infer<typeof workerJobSchema>;
+
+/**
+ * "I am a coordinator speaking protocol N; prove you hold the token by answering this nonce."
+ * Sent as soon as a connection opens.
+ */
+const challengeSchema = z.strictObject({
+  type: z.literal('challenge'),
+  protocol: z.int(),
+  /** NONCE_BYTES random bytes, fresh for each connection. */
+  nonce: bytes.refine((b) => b.byteLength === NONCE_BYTES, `nonce must be ${NONCE_BYTES} bytes`),
+});
 
 /** "Welcome; you are worker N and this is the job." */
 const welcomeSchema = z.strictObject({
@@ -122,11 +144,14 @@ const stepSchema = z.strictObject({
   chunks: z.array(chunkAssignmentSchema),
 });
 
+/** Longest `reject` message, in characters: it is built from peer-supplied text, cut to fit. */
+export const REJECT_MESSAGE_MAX = 1024;
+
 /** "I will not work with you: here is why." Sent before the coordinator closes a connection. */
 const rejectSchema = z.strictObject({
   type: z.literal('reject'),
   code: z.enum(['E_VERSION', 'E_AUTH', 'E_PROTOCOL', 'E_JOB']),
-  message: z.string(),
+  message: z.string().max(REJECT_MESSAGE_MAX),
 });
 
 /** "Training is over; thank you." */
@@ -138,8 +163,9 @@ const doneSchema = z.strictObject({ type: z.literal('done') });
  */
 const stopSchema = z.strictObject({ type: z.literal('stop'), reason: z.string().max(256) });
 
-export const coordinatorMessageSchema = z.discriminatedUnion('type', [welcomeSchema, stepSchema, rejectSchema, doneSchema, stopSchema]);
+export const coordinatorMessageSchema = z.discriminatedUnion('type', [challengeSchema, welcomeSchema, stepSchema, rejectSchema, doneSchema, stopSchema]);
 export type CoordinatorMessage = z.infer<typeof coordinatorMessageSchema>;
 export type StepMessage = z.infer<typeof stepSchema>;
 export type ChunkAssignment = z.infer<typeof chunkAssignmentSchema>;
 export type Reject = z.infer<typeof rejectSchema>;
+export type Challenge = z.infer<typeof challengeSchema>;
