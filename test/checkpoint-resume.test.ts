@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { alive, childPids, housingConfigPath, runCli, spawnCli, tempDir, waitFor, writeJson, type RunningCli } from './support/cli.js';
+import { alive, childPids, housingJob, runCli, type RunningCli, spawnCli, tempDir, waitFor, writeJson } from './support/cli.js';
 import { weightBytes } from './support/reference.js';
 
 /**
@@ -30,12 +30,7 @@ describe('checkpoints and resume', () => {
   const newestStep = (out: string) => Number(checkpoints(out).at(-1)?.match(/step-(\d+)/)?.[1] ?? -1);
 
   beforeAll(async () => {
-    const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
-    configPath = writeJson(path.join(tmp.dir, 'job.json'), {
-      ...housing,
-      data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
-      epochs: 4,
-    });
+    configPath = housingJob(tmp.dir, { epochs: 4 });
     const run = await runCli(['train', configPath, '--workers', '1', '--out', baseline]);
     expect(run.code, run.stderr).toBe(0);
   });

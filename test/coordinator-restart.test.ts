@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { housingConfigPath, runCli, spawnCli, startCli, tempDir, waitFor, writeJson, type RunningCli } from './support/cli.js';
+import { housingJob, runCli, type RunningCli, spawnCli, startCli, tempDir, waitFor, writeJson } from './support/cli.js';
 import { weightBytes } from './support/reference.js';
 
 /**
@@ -36,12 +36,7 @@ describe('standalone workers and a coordinator that comes and goes', () => {
   const count = (text: string, pattern: RegExp) => (text.match(new RegExp(pattern, 'g')) ?? []).length;
 
   beforeAll(async () => {
-    const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
-    configPath = writeJson(path.join(tmp.dir, 'job.json'), {
-      ...housing,
-      data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
-      epochs: 4,
-    });
+    configPath = housingJob(tmp.dir, { epochs: 4 });
     const run = await runCli(['train', configPath, '--workers', '1', '--out', baseline]);
     expect(run.code, run.stderr).toBe(0);
   });

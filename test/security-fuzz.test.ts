@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCodec, floatBytes, mulberry32, PROTOCOL_VERSION, type WorkerMessage } from '@adamant/core';
-import { housingConfigPath, runCli, spawnCli, startCli, tempDir, writeJson } from './support/cli.js';
+import { housingJob, runCli, spawnCli, startCli, tempDir } from './support/cli.js';
 import { rawPeer } from './support/rawPeer.js';
 import { weightBytes } from './support/reference.js';
 
@@ -20,12 +20,7 @@ describe('a coordinator under a frame fuzzer', () => {
   const codec = createCodec();
 
   beforeAll(async () => {
-    const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
-    configPath = writeJson(path.join(tmp.dir, 'job.json'), {
-      ...housing,
-      data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
-      epochs: 3,
-    });
+    configPath = housingJob(tmp.dir, { epochs: 3 });
     const run = await runCli(['train', configPath, '--workers', '1', '--out', baseline]);
     expect(run.code, run.stderr).toBe(0);
     writeFileSync(path.join(tmp.dir, 'token'), `${token}\n`, { mode: 0o600 });

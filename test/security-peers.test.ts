@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type WebSocket from 'ws';
@@ -7,7 +7,7 @@ import { WebSocketServer } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCodec, mulberry32, NONCE_BYTES, PROTOCOL_VERSION, type CoordinatorMessage, type WorkerJob } from '@adamant/core';
 import { recordingProxy } from './support/capture.js';
-import { housingConfigPath, runCli, spawnCli, startCli, tempDir, writeJson } from './support/cli.js';
+import { housingJob, runCli, spawnCli, startCli, tempDir } from './support/cli.js';
 import { helloMessage, rawPeer } from './support/rawPeer.js';
 import { weightBytes } from './support/reference.js';
 
@@ -27,12 +27,7 @@ const stop: (() => void)[] = [];
 beforeAll(async () => {
   writeFileSync(tokenFile, `${token}\n`);
   chmodSync(tokenFile, 0o600);
-  const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
-  configPath = writeJson(path.join(tmp.dir, 'job.json'), {
-    ...housing,
-    data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
-    epochs: 2,
-  });
+  configPath = housingJob(tmp.dir, { epochs: 2 });
   const baseline = await runCli(['train', configPath, '--workers', '1', '--out', baselineDir]);
   expect(baseline.code, baseline.stderr).toBe(0);
 });

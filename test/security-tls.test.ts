@@ -5,7 +5,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCertificates, type TestCertificates } from './support/certificates.js';
-import { housingConfigPath, runCli, startCli, tempDir, waitFor, writeJson, type CliResult } from './support/cli.js';
+import { type CliResult, housingJob, runCli, startCli, tempDir, waitFor } from './support/cli.js';
 import { weightBytes } from './support/reference.js';
 
 /**
@@ -23,12 +23,7 @@ describe('TLS between the coordinator and its workers (issue 9)', () => {
 
   beforeAll(async () => {
     certs = makeTestCertificates(tmp.dir);
-    const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
-    configPath = writeJson(path.join(tmp.dir, 'job.json'), {
-      ...housing,
-      data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
-      epochs: 2,
-    });
+    configPath = housingJob(tmp.dir, { epochs: 2 });
     const baseline = await runCli(['train', configPath, '--workers', '1', '--out', baselineDir]);
     expect(baseline.code, baseline.stderr).toBe(0);
   });

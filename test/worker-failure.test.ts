@@ -1,7 +1,6 @@
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { housingConfigPath, runCli, startCli, tempDir, writeJson } from './support/cli.js';
+import { housingJob, runCli, startCli, tempDir } from './support/cli.js';
 import { rawPeer } from './support/rawPeer.js';
 import { weightBytes } from './support/reference.js';
 
@@ -17,12 +16,7 @@ describe('a worker that dies in the middle of a step', () => {
   let stop: (() => void)[] = [];
 
   beforeAll(async () => {
-    const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
-    configPath = writeJson(path.join(tmp.dir, 'job.json'), {
-      ...housing,
-      data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
-      epochs: 3,
-    });
+    configPath = housingJob(tmp.dir, { epochs: 3 });
     const baseline = await runCli(['train', configPath, '--workers', '1', '--out', baselineDir]);
     expect(baseline.code, baseline.stderr).toBe(0);
   });

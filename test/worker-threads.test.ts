@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { housingConfigPath, runCli, startCli, tempDir, writeJson } from './support/cli.js';
+import { housingJob, runCli, startCli, tempDir } from './support/cli.js';
 import { weightBytes } from './support/reference.js';
 
 /**
@@ -15,15 +15,8 @@ describe('a chunk slower than the heartbeat', () => {
   const baselineDir = path.join(tmp.dir, 'baseline');
 
   beforeAll(async () => {
-    const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
     // One step of two chunks (404 training rows): two chunks of 2.5 s each under a 1 s heartbeat.
-    configPath = writeJson(path.join(tmp.dir, 'job.json'), {
-      ...housing,
-      data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
-      epochs: 1,
-      batchSize: 512,
-      chunkSize: 256,
-    });
+    configPath = housingJob(tmp.dir, { epochs: 1, batchSize: 512, chunkSize: 256 });
     const baseline = await runCli(['train', configPath, '--workers', '1', '--out', baselineDir]);
     expect(baseline.code, baseline.stderr).toBe(0);
   });

@@ -127,3 +127,16 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * The housing example's config written into `dir` as job.json, with its data path made absolute
+ * and `overrides` applied (epochs, batch size, …). Returns the file's path.
+ */
+export function housingJob(dir: string, overrides: Record<string, unknown> = {}, name = 'job.json'): string {
+  const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as { data: { path: string } };
+  return writeJson(path.join(dir, name), {
+    ...housing,
+    data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
+    ...overrides,
+  });
+}
