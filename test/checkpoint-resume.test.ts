@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { alive, childPids, housingJob, runCli, type RunningCli, spawnCli, tempDir, waitFor, writeJson } from './support/cli.js';
+import { alive, backgroundClis, checkpointsOf, childPids, housingJob, newestCheckpointStep, runCli, tempDir, waitFor, writeJson } from './support/cli.js';
 import { weightBytes } from './support/reference.js';
 
 /**
@@ -14,37 +14,22 @@ describe('checkpoints and resume', () => {
   const baseline = path.join(tmp.dir, 'baseline');
   // A little slowness per chunk so that a run lasts long enough to be interrupted mid-epoch.
   const slow = { ADAMANT_SLOW_CHUNK_MS: '10' };
-  let running: RunningCli[] = [];
-  const start = (args: string[], env?: NodeJS.ProcessEnv) => {
-    const cli = spawnCli(args, env);
-    running.push(cli);
-    return cli;
-  };
-  const checkpoints = (out: string) => {
-    try {
-      return readdirSync(path.join(out, 'checkpoints')).filter((f) => f.endsWith('.ckpt')).sort();
-    } catch {
-      return [];
-    }
-  };
-  const newestStep = (out: string) => Number(checkpoints(out).at(-1)?.match(/step-(\d+)/)?.[1] ?? -1);
+  const clis = backgroundClis();
+  const start = clis.start;
 
   beforeAll(async () => {
     configPath = housingJob(tmp.dir, { epochs: 4 });
     const run = await runCli(['train', configPath, '--workers', '1', '--out', baseline]);
     expect(run.code, run.stderr).toBe(0);
   });
-  afterEach(() => {
-    for (const cli of running) cli.child.kill('SIGKILL');
-    running = [];
-  });
+  afterEach(() => clis.killAll());
   afterAll(() => tmp.cleanup());
 
   it('adamant train killed with SIGKILL at a random step resumes on another worker count to the same bytes; its workers exit', async () => {
     const out = path.join(tmp.dir, 'killed');
     const train = start(['train', configPath, '--workers', '2', '--checkpoint-every', '3', '--heartbeat', '2', '--out', out], slow);
     const killAt = 3 * (1 + Math.floor(Math.random() * 12));
-    await waitFor(() => newestStep(out) >= killAt, `a checkpoint at step ${killAt}`);
+    await waitFor(() => newestCheckpointStep(out) >= killAt, `a checkpoint at step ${killAt}`);
     const workers = childPids(train.child.pid!);
     expect(workers).toHaveLength(2);
     train.child.kill('SIGKILL');
@@ -60,14 +45,14 @@ describe('checkpoints and resume', () => {
     it(`${signal} writes a checkpoint, exits ${code}, and the resume is byte-identical`, async () => {
       const out = path.join(tmp.dir, signal);
       const train = start(['train', configPath, '--workers', '2', '--out', out], slow);
-      await waitFor(() => newestStep(out) > 0, 'the first checkpoint');
+      await waitFor(() => newestCheckpointStep(out) > 0, 'the first checkpoint');
       train.child.kill(signal);
       const { code: exitCode } = await train.exit;
       expect(exitCode, train.output()).toBe(code);
       expect(train.output()).toMatch(new RegExp(`stopped by ${signal} at epoch \\d+, batch \\d+ \\(step (\\d+)\\); checkpoint \\S+step-\\d+\\.ckpt`));
       expect(train.output()).toContain(`--resume ${out}`);
       const stoppedAt = Number(train.output().match(/\(step (\d+)\)/)?.[1]);
-      expect(newestStep(out)).toBe(stoppedAt);
+      expect(newestCheckpointStep(out)).toBe(stoppedAt);
       const resumed = await runCli(['train', '--resume', out, '--workers', '1']);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(weightBytes(out).equals(weightBytes(baseline))).toBe(true);
@@ -77,10 +62,10 @@ describe('checkpoints and resume', () => {
   it('skips a truncated and a bit-flipped checkpoint by name and resumes from the one before', async () => {
     const out = path.join(tmp.dir, 'corrupt');
     const train = start(['train', configPath, '--workers', '2', '--checkpoint-every', '2', '--keep-checkpoints', '3', '--out', out], slow);
-    await waitFor(() => checkpoints(out).length === 3 && newestStep(out) >= 8, 'three checkpoints');
+    await waitFor(() => checkpointsOf(out).length === 3 && newestCheckpointStep(out) >= 8, 'three checkpoints');
     train.child.kill('SIGTERM');
     expect((await train.exit).code).toBe(143);
-    const files = checkpoints(out).map((f) => path.join(out, 'checkpoints', f));
+    const files = checkpointsOf(out);
     const [oldest, middle, newest] = files as [string, string, string];
     writeFileSync(newest, readFileSync(newest).subarray(0, 1000));
     const flipped = readFileSync(middle);

@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { housingJob, runCli, type RunningCli, spawnCli, startCli, tempDir, waitFor, writeJson } from './support/cli.js';
+import { backgroundClis, housingJob, newestCheckpointStep, runCli, startCli, tempDir, waitFor, writeJson } from './support/cli.js';
 import { weightBytes } from './support/reference.js';
 
 /**
@@ -13,26 +13,14 @@ describe('standalone workers and a coordinator that comes and goes', () => {
   const tmp = tempDir();
   let configPath: string;
   const baseline = path.join(tmp.dir, 'baseline');
-  let running: RunningCli[] = [];
-  const start = (args: string[], env?: NodeJS.ProcessEnv) => {
-    const cli = spawnCli(args, env);
-    running.push(cli);
-    return cli;
-  };
+  const clis = backgroundClis();
+  const start = clis.start;
   const worker = (url: string, env?: NodeJS.ProcessEnv, extra: string[] = []) => start(['worker', '--connect', url, '--token', 'tok', '--reconnect-timeout', '60', ...extra], env);
   async function coordinator(args: string[]) {
     const started = await startCli(['coordinator', ...args, '--host', '127.0.0.1', '--token', 'tok', '--json'], /listening on 127\.0\.0\.1:(\d+)/);
-    running.push({ child: started.child, output: started.output, exit: new Promise((r) => started.child.on('close', (code, signal) => r({ code, signal }))) });
-    const exit = running.at(-1)!.exit;
+    const { exit } = clis.track(started.child, started.output);
     return { port: Number(started.match[1]), url: `ws://127.0.0.1:${started.match[1]}`, child: started.child, output: started.output, exit };
   }
-  const newestStep = (out: string) => {
-    try {
-      return Math.max(-1, ...readdirSync(path.join(out, 'checkpoints')).map((f) => Number(f.match(/step-(\d+)\.ckpt$/)?.[1] ?? -1)));
-    } catch {
-      return -1;
-    }
-  };
   const count = (text: string, pattern: RegExp) => (text.match(new RegExp(pattern, 'g')) ?? []).length;
 
   beforeAll(async () => {
@@ -40,10 +28,7 @@ describe('standalone workers and a coordinator that comes and goes', () => {
     const run = await runCli(['train', configPath, '--workers', '1', '--out', baseline]);
     expect(run.code, run.stderr).toBe(0);
   });
-  afterEach(() => {
-    for (const cli of running) cli.child.kill('SIGKILL');
-    running = [];
-  });
+  afterEach(() => clis.killAll());
   afterAll(() => tmp.cleanup());
 
   it('workers survive a coordinator killed with SIGKILL and rejoin the resumed job; the weights are the undisturbed run\'s', async () => {
@@ -51,7 +36,7 @@ describe('standalone workers and a coordinator that comes and goes', () => {
     const first = await coordinator([configPath, '--port', '0', '--min-workers', '2', '--checkpoint-every', '3', '--out', out]);
     const workers = [worker(first.url, { ADAMANT_SLOW_CHUNK_MS: '10' }), worker(first.url, { ADAMANT_SLOW_CHUNK_MS: '10' })];
     const killAt = 3 * (1 + Math.floor(Math.random() * 12));
-    await waitFor(() => newestStep(out) >= killAt, `a checkpoint at step ${killAt}`);
+    await waitFor(() => newestCheckpointStep(out) >= killAt, `a checkpoint at step ${killAt}`);
     first.child.kill('SIGKILL');
     await first.exit;
     const second = await coordinator(['--resume', out, '--port', String(first.port), '--min-workers', '2']);
@@ -85,7 +70,7 @@ describe('standalone workers and a coordinator that comes and goes', () => {
     const slow = { ADAMANT_SLOW_CHUNK_MS: '30' };
     const steady = worker(c.url, slow);
     const frozen = worker(c.url, slow);
-    await waitFor(() => count(c.output(), /worker joined/) === 2 && newestStep(out) < 0, 'both workers to join');
+    await waitFor(() => count(c.output(), /worker joined/) === 2 && newestCheckpointStep(out) < 0, 'both workers to join');
     frozen.child.kill('SIGSTOP');
     await waitFor(() => /worker silent; presumed gone/.test(c.output()), 'the coordinator to drop the frozen worker', 20_000);
     frozen.child.kill('SIGCONT');
@@ -99,7 +84,7 @@ describe('standalone workers and a coordinator that comes and goes', () => {
     const out = path.join(tmp.dir, 'joined');
     const c = await coordinator([configPath, '--port', '0', '--min-workers', '1', '--checkpoint-every', '5', '--out', out]);
     worker(c.url, { ADAMANT_SLOW_CHUNK_MS: '10' });
-    await waitFor(() => newestStep(out) >= 10, 'ten steps');
+    await waitFor(() => newestCheckpointStep(out) >= 10, 'ten steps');
     const late = worker(c.url);
     expect((await c.exit).code, c.output()).toBe(0);
     expect((await late.exit).code).toBe(0);

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkpointFiles } from '@adamant/core';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const cliPath = path.join(repoRoot, 'packages/cli/dist/bin.js');
@@ -139,4 +140,40 @@ export function housingJob(dir: string, overrides: Record<string, unknown> = {},
     data: { ...housing.data, path: path.resolve(path.dirname(housingConfigPath), housing.data.path) },
     ...overrides,
   });
+}
+
+/** A run directory's checkpoint files, oldest first (core's own listing, which skips half-written files). */
+export function checkpointsOf(out: string): string[] {
+  return checkpointFiles(path.join(out, 'checkpoints')).reverse();
+}
+
+/** The global step of a run's newest checkpoint, or -1 while it has none. */
+export function newestCheckpointStep(out: string): number {
+  const newest = checkpointFiles(path.join(out, 'checkpoints'))[0];
+  return newest ? Number(/step-(\d+)\.ckpt$/.exec(newest)?.[1]) : -1;
+}
+
+/**
+ * The CLI processes a test starts in the background: `start` spawns one, `track` adopts one
+ * started otherwise, and `killAll` (for afterEach) kills whatever is left.
+ */
+export function backgroundClis() {
+  let running: RunningCli[] = [];
+  return {
+    start(args: string[], env?: NodeJS.ProcessEnv): RunningCli {
+      const cli = spawnCli(args, env);
+      running.push(cli);
+      return cli;
+    },
+    track(child: ChildProcess, output: () => string): RunningCli {
+      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      const cli = { child, output, exit };
+      running.push(cli);
+      return cli;
+    },
+    killAll(): void {
+      for (const cli of running) cli.child.kill('SIGKILL');
+      running = [];
+    },
+  };
 }
