@@ -28,13 +28,20 @@ export {
   type ActivationName,
   BACKEND_NAMES,
   type BackendName,
+  BINARY_METRICS,
+  CLASSIFICATION_LOSSES,
+  type ClassificationLoss,
+  isClassificationLoss,
   LAYER_TYPES,
   type LayerType,
   LOSS_NAMES,
   type LossName,
   METRIC_NAMES,
   type MetricName,
+  MERGE_MODES,
+  type MergeMode,
   OPTIMIZER_NAMES,
+  RECURRENT_LAYER_TYPES,
   type OptimizerName,
   RESOLVED_BACKEND_NAMES,
   type ResolvedBackend,
@@ -46,8 +53,10 @@ export {
   type JobConfig,
   jobConfigSchema,
   KERAS_FILTERS,
+  type BidirectionalLayerSpec,
   type LayerSpec,
   layerSpecSchema,
+  type RecurrentLayerSpec,
   type TableDataSpec,
   type TextDataSpec,
   type TokenizerSpec,
@@ -67,6 +76,7 @@ export { encodeTexts, prepareTextData, readTextRecords, type TextRecord } from '
 export { padSequence, Tokenizer, type TokenizerJSON, wordsOf } from './data/tokenizer.js';
 
 // ---- model ------------------------------------------------------------------------------
+export { activate, activationBackward, sigmoid } from './model/activations.js';
 export { type BackendOptions, useBackend } from './model/backend.js';
 export { type BuildOptions, buildModel, type EmbeddingTable, embeddingTable, hasEmbedding, layerName, resolveInputShape, sampleShape } from './model/buildModel.js';
 export { evaluateSaved, type Evaluation, predictTexts, readDataFor, type SavedModel, loadSavedModel } from './model/inference.js';
@@ -81,6 +91,16 @@ export {
   savedTokenizer,
   writeMetadata,
 } from './model/metadata.js';
+export {
+  addMetricStatistics,
+  AUC_THRESHOLDS,
+  aucThresholds,
+  emptyMetricStatistics,
+  finalizeMetrics,
+  metricSlots,
+  metricStatisticsLength,
+} from './model/metrics.js';
+export { HUBER_DELTA, type HeadSpec, headLoss } from './model/objective.js';
 export { fileLoadHandler, loadModel, MODEL_JSON, saveModel, WEIGHTS_BIN } from './model/modelio.js';
 
 // ---- optimizers -------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACTIVATION_NAMES, BACKEND_NAMES, LOSS_NAMES, METRIC_NAMES, type LayerType } from './names.js';
+import { ACTIVATION_NAMES, BACKEND_NAMES, LOSS_NAMES, MERGE_MODES, METRIC_NAMES, type LayerType } from './names.js';
 import { optimizerSpecSchema } from './optimizer.js';
 
 /**
@@ -36,17 +36,63 @@ const lstmLayer = z.strictObject({
   inputShape: z.array(positiveInt).length(2).optional(),
 });
 
+const gruLayer = z.strictObject({
+  type: z.literal('gru'),
+  units: positiveInt,
+  returnSequences: z.boolean().default(false),
+  activation: activation.default('tanh'),
+  recurrentActivation: activation.default('sigmoid'),
+  /**
+   * Apply the reset gate after the recurrent matMul (Keras's default since 2.0, and cuDNN's),
+   * or before it (tfjs's default). Both follow tfjs's GRU cell; the default follows Keras.
+   */
+  resetAfter: z.boolean().default(true),
+  inputShape: z.array(positiveInt).length(2).optional(),
+});
+
+/** The recurrent layer a bidirectional layer wraps: an lstm or gru without an inputShape of its own. */
+const wrappedRecurrentLayer = z.discriminatedUnion('type', [lstmLayer.omit({ inputShape: true }), gruLayer.omit({ inputShape: true })]);
+
+const bidirectionalLayer = z.strictObject({
+  type: z.literal('bidirectional'),
+  layer: wrappedRecurrentLayer,
+  /** How the forward and backward outputs combine (Keras `merge_mode`). */
+  mergeMode: z.enum(MERGE_MODES).default('concat'),
+  inputShape: z.array(positiveInt).length(2).optional(),
+});
+
 const dropoutLayer = z.strictObject({
   type: z.literal('dropout'),
   rate: z.number().min(0).lt(1),
 });
 
-export const layerSpecSchema = z.discriminatedUnion('type', [denseLayer, embeddingLayer, lstmLayer, dropoutLayer]);
+const globalAveragePooling1dLayer = z.strictObject({ type: z.literal('globalAveragePooling1d') });
+const globalMaxPooling1dLayer = z.strictObject({ type: z.literal('globalMaxPooling1d') });
+
+export const layerSpecSchema = z.discriminatedUnion('type', [
+  denseLayer,
+  embeddingLayer,
+  lstmLayer,
+  gruLayer,
+  bidirectionalLayer,
+  dropoutLayer,
+  globalAveragePooling1dLayer,
+  globalMaxPooling1dLayer,
+]);
 
 // Compile-time check: LAYER_TYPES (names.ts) lists exactly the union's members.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const layerTypesMatch: Same<LayerType, z.infer<typeof layerSpecSchema>['type']> = true;
 void layerTypesMatch;
+
+/**
+ * The class names of a classification target, in class-index order (class k is labels[k]).
+ * Optional: by default the set is taken from the training split. Written as strings or integers.
+ */
+const labelList = z
+  .array(z.union([z.string().min(1), z.int()]))
+  .min(2)
+  .refine((labels) => new Set(labels.map(String)).size === labels.length, 'labels must be distinct');
 
 const tableData = z.strictObject({
   type: z.literal('table'),
@@ -56,6 +102,7 @@ const tableData = z.strictObject({
   target: z.string().min(1),
   /** Standardise each feature with the mean and deviation of the training split. */
   normalize: z.boolean().default(true),
+  labels: labelList.optional(),
 });
 
 /** Keras `Tokenizer`'s default filters: punctuation, tab and newline become separators. */
@@ -82,8 +129,9 @@ const textData = z.strictObject({
   maxLength: z.int().positive(),
   padding: z.enum(['pre', 'post']).default('pre'),
   truncating: z.enum(['pre', 'post']).default('pre'),
-  /** What to do with a row whose text is missing or whose label is not 0/1: skip it (and report) or stop. */
+  /** What to do with a row whose text or label is missing: skip it (and report) or stop. */
   badRows: z.enum(['skip', 'fail']).default('skip'),
+  labels: labelList.optional(),
 });
 
 // A data block without `type` is a numeric table, the original format.
@@ -119,4 +167,6 @@ export type DataSpec = JobConfig['data'];
 export type TableDataSpec = Extract<DataSpec, { type: 'table' }>;
 export type TextDataSpec = Extract<DataSpec, { type: 'text' }>;
 export type TokenizerSpec = TextDataSpec['tokenizer'];
+export type RecurrentLayerSpec = Extract<LayerSpec, { type: 'lstm' | 'gru' }>;
+export type BidirectionalLayerSpec = Extract<LayerSpec, { type: 'bidirectional' }>;
 
