@@ -120,7 +120,9 @@ export class Coordinator {
     const { config, source, resume } = options;
     const tokenizer = resume ? resume.preparation.tokenizer : options.tokenizer;
     const normalization = resume ? resume.preparation.normalization : options.normalization;
-    const data = prepareData(config, { ...(tokenizer ? { tokenizer } : {}), ...(normalization ? { normalization } : {}) });
+    // A checkpoint keeps no label set: a resumed job reads the same data, so the same set (or --init's).
+    const labels = options.labels;
+    const data = prepareData(config, { ...(tokenizer ? { tokenizer } : {}), ...(normalization ? { normalization } : {}), ...(labels ? { labels } : {}) });
     const layers = resolveInputShape(config.model, data.train.featureCount, source);
     // The coordinator only runs inference (validation), which every backend can do.
     const backend = await useBackend(config.backend);
@@ -269,6 +271,7 @@ export class Coordinator {
       featureNames: this.data.featureNames,
       normalization: this.data.normalization ?? null,
       tokenizer: this.data.tokenizer ?? null,
+      labels: this.data.labels ?? null,
       summary: summary ?? null,
     });
   }

@@ -1,4 +1,4 @@
-import type { BatchPlan, ChunkResult } from '@adamant/core';
+import { type BatchPlan, type ChunkResult, metricStatisticsLength } from '@adamant/core';
 import { assignChunks } from './assignChunks.js';
 import { ChunkTrack } from './ChunkTrack.js';
 import { checkChunkResult, stopOnConfirmedProblem } from './checkChunkResult.js';
@@ -18,8 +18,9 @@ export type { Duplicate, GradientSink, Receipt, RoundWorker, StepRoundOptions } 
 export class StepRound<W extends RoundWorker> {
   readonly step: number;
   readonly plan: BatchPlan;
-  /** Per-chunk loss and metric sums, added up in chunk order by whoever reports them. */
+  /** Per-chunk loss sums, added up in chunk order by whoever reports them. */
   readonly lossSums: Float64Array;
+  /** Per-chunk metric statistics: one array over the chunks for each statistic (metrics.ts), summed in chunk order likewise. */
   readonly metricSums: Float64Array[];
   readonly done: Promise<void>;
   private readonly tracks: ChunkTrack<W>[];
@@ -40,7 +41,7 @@ export class StepRound<W extends RoundWorker> {
     this.now = options.now ?? (() => performance.now());
     const chunks = options.plan.chunks.length;
     this.lossSums = new Float64Array(chunks);
-    this.metricSums = options.metricNames.map(() => new Float64Array(chunks));
+    this.metricSums = Array.from({ length: metricStatisticsLength(options.metricNames) }, () => new Float64Array(chunks));
     const sampled = (index: number) => options.verification?.sampled(options.step, index) === true;
     this.tracks = options.plan.chunks.map((chunk) => new ChunkTrack<W>(chunk.index, sampled(chunk.index) ? 2 : 1));
     this.done = new Promise<void>((resolve, reject) => {

@@ -1,4 +1,15 @@
-import { chunkSizeOf, epochOrder, meansOf, NumericError, planEpoch, type AdamantError, type BatchPlan, type ChunkResult } from '@adamant/core';
+import {
+  chunkSizeOf,
+  emptyMetricStatistics,
+  epochOrder,
+  meansOf,
+  metricStatisticsLength,
+  NumericError,
+  planEpoch,
+  type AdamantError,
+  type BatchPlan,
+  type ChunkResult,
+} from '@adamant/core';
 import type { EpochReport } from './reports.js';
 import { ChunkDeadline } from './ChunkDeadline.js';
 import { ChunkLatency } from './ChunkLatency.js';
@@ -102,8 +113,9 @@ export class TrainingLoop {
 
   /** Continues from a checkpoint's state: run() then starts at its position. */
   restore(state: TrainingLoopState): void {
-    if (state.epochTotals.metricSums.length !== this.options.config.metrics.length) {
-      throw new RangeError(`the checkpoint has ${state.epochTotals.metricSums.length} metric sums, the job has ${this.options.config.metrics.length} metrics`);
+    const statistics = metricStatisticsLength(this.options.config.metrics);
+    if (state.epochTotals.metricSums.length !== statistics) {
+      throw new RangeError(`the checkpoint has ${state.epochTotals.metricSums.length} metric statistics, the job's metrics need ${statistics}`);
     }
     this.position = { ...state.position };
     this.totals = { ...state.epochTotals, metricSums: [...state.epochTotals.metricSums] };
@@ -207,6 +219,7 @@ export class TrainingLoop {
     log.debug('step done', { step, gatherMs: +(gathered - started).toFixed(1), adamMs: +(performance.now() - gathered).toFixed(1) });
     const batchLoss = round.lossSum();
     this.totals.lossSum += batchLoss;
+    // Each statistic gets the batch's chunks in chunk order, like the loss.
     round.metricSums.forEach((sums, i) => {
       for (const v of sums) this.totals.metricSums[i]! += v;
     });
@@ -236,7 +249,7 @@ export class TrainingLoop {
   }
 
   private freshTotals(): EpochTotals {
-    return { lossSum: 0, metricSums: this.options.config.metrics.map(() => 0), seconds: 0 };
+    return { lossSum: 0, metricSums: emptyMetricStatistics(this.options.config.metrics), seconds: 0 };
   }
 
   private async waitForWorkers(count: number): Promise<void> {

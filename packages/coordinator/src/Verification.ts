@@ -5,6 +5,7 @@ export interface Opinion<W> {
   worker: W;
   part: ChunkGradientPart;
   lossSum: number;
+  /** The chunk's metric statistics (metrics.ts), compared to the bit like the rest. */
   metricSums: readonly number[];
 }
 
@@ -83,7 +84,7 @@ export class Verification<W extends { readonly name: string }> {
   }
 }
 
-/** Whether two results are equal to the bit: gradient bytes (dense, embedding rows and values), loss and metric sums. */
+/** Whether two results are equal to the bit: gradient bytes (dense, embedding rows and values), loss and metric statistics. */
 export function sameResult<W>(a: Opinion<W>, b: Opinion<W>): boolean {
   if (!Object.is(a.lossSum, b.lossSum) || a.metricSums.length !== b.metricSums.length) return false;
   for (let k = 0; k < a.metricSums.length; k++) if (!Object.is(a.metricSums[k], b.metricSums[k])) return false;

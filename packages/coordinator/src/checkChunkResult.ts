@@ -1,11 +1,11 @@
-import { NumericError, ProtocolError, sumOfSquares, type ChunkResult } from '@adamant/core';
+import { metricSlots, metricStatisticsLength, NumericError, ProtocolError, sumOfSquares, type ChunkResult, type MetricName } from '@adamant/core';
 import type { ParameterServer } from './ParameterServer.js';
 import type { Opinion } from './Verification.js';
 
-/** What a chunk result must be: its planned sample count and the job's metrics, by name. */
+/** What a chunk result must be: its planned sample count and the job's metrics, by name (their statistics, metrics.ts). */
 export interface ChunkExpectation {
   samples: number;
-  metricNames: readonly string[];
+  metricNames: readonly MetricName[];
   /** `--max-chunk-grad-norm`: the largest gradient L2 norm per sample; unset: no bound. */
   maxGradNormPerSample?: number;
 }
@@ -16,7 +16,7 @@ export type CheckedResult<W> = { opinion: Opinion<W> } | { problem: string; nonF
 /**
  * The checks on one chunk result before it counts: its sample and metric counts and its gradient's
  * layout (a ProtocolError naming `peer`: a malformed result costs the peer its connection), then
- * its numbers: every value finite (the gradient, the loss and each metric sum), and, with a bound,
+ * its numbers: every value finite (the gradient, the loss and each metric statistic), and, with a bound,
  * the gradient's L2 norm. A problem with the numbers is returned, not thrown: whether it stops the
  * job or only the peer is the step round's call.
  */
@@ -30,8 +30,9 @@ export function checkChunkResult<W>(
   if (message.samples !== expected.samples) {
     throw new ProtocolError(`${peer}: chunk ${message.index} reports ${message.samples} samples, it has ${expected.samples}`);
   }
-  if (message.metricSums.length !== expected.metricNames.length) {
-    throw new ProtocolError(`${peer}: chunk ${message.index} has ${message.metricSums.length} metric sums, expected ${expected.metricNames.length}`);
+  const statistics = metricStatisticsLength(expected.metricNames);
+  if (message.metricSums.length !== statistics) {
+    throw new ProtocolError(`${peer}: chunk ${message.index} has ${message.metricSums.length} metric sums, expected ${statistics}`);
   }
   const part = sink.decode(message, peer);
   const nonFinite = sink.nonFinite(part) ?? nonFiniteSum(message, expected.metricNames);
@@ -46,11 +47,19 @@ export function checkChunkResult<W>(
   return { opinion: { worker, part, lossSum: message.lossSum, metricSums: message.metricSums } };
 }
 
-/** "loss is NaN", "metric mae sum is Infinity", or undefined when the sums are finite. */
-function nonFiniteSum(message: ChunkResult, metricNames: readonly string[]): string | undefined {
+/** "loss is NaN", "metric mae sum is Infinity", "metric auc statistic 7 is NaN", or undefined when the sums are finite. */
+function nonFiniteSum(message: ChunkResult, metricNames: readonly MetricName[]): string | undefined {
   if (!Number.isFinite(message.lossSum)) return `loss is ${message.lossSum}`;
-  const bad = message.metricSums.findIndex((v) => !Number.isFinite(v));
-  return bad < 0 ? undefined : `metric ${metricNames[bad] ?? bad} sum is ${message.metricSums[bad]}`;
+  let at = 0;
+  for (const metric of metricNames) {
+    const slots = metricSlots(metric);
+    for (let k = 0; k < slots; k++) {
+      const value = message.metricSums[at + k]!;
+      if (!Number.isFinite(value)) return slots === 1 ? `metric ${metric} sum is ${value}` : `metric ${metric} statistic ${k} is ${value}`;
+    }
+    at += slots;
+  }
+  return undefined;
 }
 
 /** A chunk result whose numbers failed a check, and what is known of the chunk. */

@@ -52,6 +52,8 @@ export interface CoordinatorOptions {
   tokenizer?: TokenizerJSON;
   /** A table job continuing from a saved model (--init) keeps that model's normalisation. */
   normalization?: Normalization;
+  /** A classifier continuing from a saved model (--init) keeps that model's label set. */
+  labels?: string[];
   /** Where and how often to write checkpoints; unset: none. */
   checkpoints?: CheckpointPolicy;
   /** Continue from this checkpoint (same job: the config's mathematics and the data must match). */

@@ -17,8 +17,8 @@ export type GradientSink = Pick<ParameterServer, 'beginStep' | 'decode' | 'nonFi
 export interface StepRoundOptions<W extends RoundWorker> {
   step: number;
   plan: BatchPlan;
-  /** The job's metrics, in order (their sums come with every chunk). */
-  metricNames: readonly string[];
+  /** The job's metrics, in order (their statistics come with every chunk). */
+  metricNames: readonly import('@adamant/core').MetricName[];
   sink: GradientSink;
   /** The workers ready to take chunks now; asked at every hand-out. */
   workers: () => readonly W[];

@@ -13,9 +13,10 @@ export interface TrainingPosition {
   step: number;
 }
 
-/** The sums of the epoch in progress (its report divides them at the end). */
+/** The sums of the epoch in progress (its report divides and finalises them at the end). */
 export interface EpochTotals {
   lossSum: number;
+  /** The metrics' additive statistics (metrics.ts), finalised by `meansOf`. */
   metricSums: number[];
   /** Training seconds spent in this epoch so far. */
   seconds: number;

@@ -68,11 +68,13 @@ export { mixSeed, mulberry32, SEED_PURPOSE } from './rng.js';
 export { addInto, distinctRows, divideInPlace, firstNonFinite, gatherTableRows, maxAbs, sumOfSquares } from './flat.js';
 
 // ---- data -------------------------------------------------------------------------------
-export type { BadRowReport, Dataset, Normalization, PreparedData } from './data/dataset.js';
+export type { BadRowReport, Dataset, Normalization, PreparedData, SavedPreparation } from './data/dataset.js';
+export { LabelSet, labelKey } from './data/labels.js';
 export { type BatchPlan, batchesPerEpoch, type ChunkPlan, epochOrder, planEpoch } from './data/plan.js';
-export { prepareData } from './data/prepare.js';
-export { applyNormalization, fitNormalization, gatherRows, loadCsv, splitValidation } from './data/table.js';
-export { encodeTexts, prepareTextData, readTextRecords, type TextRecord } from './data/textData.js';
+export { prepareData, readNewData } from './data/prepare.js';
+export { applyNormalization, fitNormalization, gatherRows, loadCsv, loadLabeledCsv, splitValidation } from './data/table.js';
+export { type TargetKind, targetKind } from './data/targets.js';
+export { encodeTexts, loadTextData, readTextRecords, type TextRecord } from './data/textData.js';
 export { padSequence, Tokenizer, type TokenizerJSON, wordsOf } from './data/tokenizer.js';
 
 // ---- model ------------------------------------------------------------------------------
@@ -81,12 +83,13 @@ export { type BackendOptions, useBackend } from './model/backend.js';
 export { type BuildOptions, buildModel, type EmbeddingTable, embeddingTable, hasEmbedding, layerName, resolveInputShape, sampleShape } from './model/buildModel.js';
 export { evaluateSaved, type Evaluation, predictTexts, readDataFor, type SavedModel, loadSavedModel } from './model/inference.js';
 export { type ParamEntry, ParamLayout, weightNameAt } from './model/layout.js';
-export { type EvalSums, evaluateSums, meansOf, perSampleLoss, perSampleMetric } from './model/losses.js';
+export { type EvalSums, evaluateSums, meansOf, perSampleLoss } from './model/losses.js';
 export {
   METADATA_JSON,
   readSavedMetadata,
   type SavedModelMetadata,
   savedModelMetadataSchema,
+  savedLabels,
   savedNormalization,
   savedTokenizer,
   writeMetadata,
@@ -101,6 +104,7 @@ export {
   metricStatisticsLength,
 } from './model/metrics.js';
 export { HUBER_DELTA, type HeadSpec, headLoss } from './model/objective.js';
+export { autodiffSlowdown, FUSED_RECURRENT_ACTIVATIONS, type FusedSupport, fusedSupport } from './model/fusedSupport.js';
 export { fileLoadHandler, loadModel, MODEL_JSON, saveModel, WEIGHTS_BIN } from './model/modelio.js';
 
 // ---- optimizers -------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  addMetricStatistics,
   buildModel,
+  emptyMetricStatistics,
   mixSeed,
   ParamLayout,
   perSampleLoss,
-  perSampleMetric,
   ShapeError,
   type ResolvedBackend,
   type WorkerJob,
@@ -51,7 +52,7 @@ export class AutodiffGradients implements GradientPath {
     this.layout.write(this.model, flat);
   }
 
-  /** Gradient sum, loss sum and metric sums of `samples` rows (x: samples x inputShape, y: samples). */
+  /** Gradient sum, loss sum and metric statistics of `samples` rows (x: samples x inputShape, y: one target per sample). */
   compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient {
     const perSample = this.job.inputShape.reduce((a, b) => a * b, 1);
     if (x.length !== samples * perSample || y.length !== samples) {
@@ -63,21 +64,21 @@ export class AutodiffGradients implements GradientPath {
     for (const { layer, index } of this.dropoutLayers) (layer as unknown as { seed: number }).seed = mixSeed(seed, index);
     const grads = new Float32Array(this.layout.size);
     let lossSum = 0;
-    const metricSums: number[] = [];
+    const metricSums = emptyMetricStatistics(this.job.metrics);
     tf.tidy(() => {
       const xs = tf.tensor(x, [samples, ...this.job.inputShape], 'float32');
       const ys = tf.tensor(y, [samples, 1], 'float32');
-      let metricTotals: tf.Tensor[] = [];
+      let prediction: tf.Tensor | undefined;
       const { value, grads: byName } = tf.variableGrads(() => {
-        const prediction = this.model.apply(xs, { training: true }) as tf.Tensor;
-        // Metrics come from the same forward pass; keep() lets them outlive the gradient tape.
-        metricTotals = this.job.metrics.map((m) => tf.keep(perSampleMetric(m, ys, prediction).sum()));
+        // keep(): the metrics read the same forward pass's predictions after the gradient tape is gone.
+        prediction = tf.keep(this.model.apply(xs, { training: true }) as tf.Tensor);
         return perSampleLoss(this.job.loss, ys, prediction).sum() as tf.Scalar;
       }, this.variables);
       lossSum = value.dataSync()[0]!;
-      for (const total of metricTotals) {
-        metricSums.push(total.dataSync()[0]!);
-        total.dispose();
+      if (prediction) {
+        const outputs = prediction.shape[prediction.rank - 1] ?? 1;
+        if (this.job.metrics.length > 0) addMetricStatistics(this.job.metrics, prediction.dataSync(), y, samples, outputs, metricSums);
+        prediction.dispose();
       }
       this.variables.forEach((variable, i) => {
         const gradient = byName[variable.name];

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AdamantError, buildModel, mulberry32, ParamLayout, type ChunkGradient, type WorkerJob } from '@adamant/core';
 import { AutodiffGradients } from './AutodiffGradients.js';
 import { ComputeThread, type ChunkInput } from './ComputeThread.js';
-import { FusedLstmGradients } from './FusedLstmGradients.js';
+import { FusedGradients } from './fused/FusedGradients.js';
 import type { GradientPath } from './GradientPath.js';
 
 // The thread runs compiled code: these tests run from src, so they start the built entry (the build comes first in `pnpm test`).
@@ -122,7 +122,7 @@ describe('the compute thread', () => {
   it('gives the bits of the in-process fused LSTM path, embedding rows included', async () => {
     const { job, weights } = withWeights(textJob, 5);
     const thread = await start(job);
-    const local = new FusedLstmGradients(job, 'cpu');
+    const local = new FusedGradients(job, 'cpu');
     const chunks = chunksFor(job, 2, 4, 9);
     const threaded = await onThread(thread, weights, chunks);
     expect(threaded[0]!.rows!.length).toBeGreaterThan(0);

@@ -3,7 +3,7 @@ import { distinctRows, gatherTableRows, ShapeError, type ChunkGradient, type Res
 // A chunk's gradient (ChunkGradient, SparseRows) is a wire payload: its type lives in core.
 export type { ChunkGradient, SparseRows };
 
-/** One way of computing a chunk's gradient: tfjs autodiff, or the fused LSTM path. */
+/** One way of computing a chunk's gradient: tfjs autodiff, or the fused path (fused/FusedGradients.ts). */
 export interface GradientPath {
   readonly backend: ResolvedBackend;
   readonly paramCount: number;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Coordinator, type TrainingResult } from '@adamant/coordinator';
-import { ConfigError, loadJobConfig, loadModel, loadNewestCheckpoint, savedNormalization, savedTokenizer, type BackendName, type Log } from '@adamant/core';
+import { ConfigError, loadJobConfig, loadModel, loadNewestCheckpoint, savedLabels, savedNormalization, savedTokenizer, type BackendName, type Log } from '@adamant/core';
 import { ExitCode } from '../errors.js';
 import { TrainingProgress } from '../progress.js';
 
@@ -59,7 +59,9 @@ export async function prepareCoordinator(
   const progress = new TrainingProgress(options.json === true);
   const initTokenizer = options.init && config.data.type === 'text' ? savedTokenizer(options.init) : undefined;
   const initNormalization = options.init && config.data.type === 'table' ? savedNormalization(options.init) : undefined;
+  const initLabels = options.init ? savedLabels(options.init) : undefined;
   const coordinator = await Coordinator.create({
+    ...(initLabels ? { labels: initLabels } : {}),
     ...(initTokenizer ? { tokenizer: initTokenizer } : {}),
     ...(initNormalization ? { normalization: initNormalization } : {}),
     ...(resumed ? { resume: resumed.checkpoint } : {}),

@@ -8,6 +8,7 @@ import type { JobConfig } from '../config/schema.js';
 import type { Normalization } from '../data/dataset.js';
 import type { TokenizerJSON } from '../data/tokenizer.js';
 import { AdamantError, CheckpointError } from '../errors.js';
+import { metricStatisticsLength } from '../model/metrics.js';
 import type { OptimizerState } from '../optim/optimizer.js';
 import { readFloats, wordBytes } from '../wire/bytes.js';
 
@@ -17,7 +18,7 @@ export interface Checkpoint {
   jobId: string;
   /** The next step to run: batch `batch` of epoch `epoch`, global step `step`. */
   position: { epoch: number; batch: number; step: number };
-  /** Sums of the epoch in progress, so its report comes out as if it had never stopped. */
+  /** Sums of the epoch in progress (metricSums: the metrics' statistics, metrics.ts), so its report comes out as if it had never stopped. */
   epochTotals: { lossSum: number; metricSums: number[]; seconds: number };
   /** The resolved config (defaults filled in, the model's input shape resolved). */
   config: JobConfig;
@@ -90,9 +91,14 @@ export function decodeCheckpoint(data: Buffer, source: string): Checkpoint {
     if (b.byteLength % 4 !== 0) throw new CheckpointError(`${source}: ${what} has ${b.byteLength} bytes, not whole float32 values`);
     return readFloats(b, undefined, what, source).slice();
   };
+  const config = parseJobConfig(p.config, `${source}: config`);
+  const statistics = metricStatisticsLength(config.metrics);
+  if (p.epochTotals.metricSums.length !== statistics) {
+    throw new CheckpointError(`${source}: epochTotals has ${p.epochTotals.metricSums.length} metric statistics, its config's metrics need ${statistics}`);
+  }
   return {
     ...p,
-    config: parseJobConfig(p.config, `${source}: config`),
+    config,
     preparation: { normalization: p.preparation.normalization, tokenizer: (p.preparation.tokenizer as TokenizerJSON | null) ?? null },
     weights: floats(p.weights, 'weights'),
     optimizer: { name: p.optimizer.name, step: p.optimizer.step, slots: Object.fromEntries(Object.entries(p.optimizer.slots).map(([k, v]) => [k, floats(v, `optimizer slot ${k}`)])) },

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { LAYER_TYPES, OPTIMIZER_NAMES } from './names.js';
+import { BINARY_METRICS, CLASSIFICATION_LOSSES, isClassificationLoss, LAYER_TYPES, OPTIMIZER_NAMES } from './names.js';
 import { isKeyedOptimizer } from './optimizer.js';
 import { jobConfigSchema, type JobConfig } from './schema.js';
 
@@ -58,40 +58,91 @@ export function parseJobConfig(input: unknown, source: string): JobConfig {
   return config;
 }
 
-/** The checks across fields that the schema cannot make (layer order, loss against data); throws ConfigError. */
+/** The checks across fields that the schema cannot make (layer order, head against loss and metrics, loss against data); throws ConfigError. */
 export function checkModelShape(config: JobConfig, source: string): void {
+  const fail = (message: string): never => {
+    throw new ConfigError(`${source}: ${message}`);
+  };
   const first = config.model[0];
-  if (first?.type === 'dropout') throw new ConfigError(`${source}: model[0]: a model cannot start with dropout`);
+  if (first && (first.type === 'dropout' || first.type === 'globalAveragePooling1d' || first.type === 'globalMaxPooling1d')) {
+    fail(`model[0]: a model cannot start with ${first.type}`);
+  }
   config.model.forEach((layer, i) => {
-    if (i > 0 && 'inputShape' in layer && layer.inputShape) {
-      throw new ConfigError(`${source}: model[${i}].inputShape: only the first layer takes an inputShape`);
-    }
-    if (i > 0 && layer.type === 'embedding') {
-      throw new ConfigError(`${source}: model[${i}]: an embedding must be the first layer`);
+    if (i > 0 && 'inputShape' in layer && layer.inputShape) fail(`model[${i}].inputShape: only the first layer takes an inputShape`);
+    if (i > 0 && layer.type === 'embedding') fail(`model[${i}]: an embedding must be the first layer`);
+    if (layer.type === 'gru' && layer.resetAfter) fail(`model[${i}].resetAfter: tfjs's GRU applies the reset gate before the recurrent matMul only; set resetAfter false`);
+    if (layer.type === 'bidirectional' && layer.layer.type === 'gru' && layer.layer.resetAfter) {
+      fail(`model[${i}].layer.resetAfter: tfjs's GRU applies the reset gate before the recurrent matMul only; set resetAfter false`);
     }
   });
+  if (first?.type === 'dense' && first.inputShape && first.inputShape.length !== 1) {
+    fail(`model[0].inputShape: a first dense layer reads one row of features, [features]; got [${first.inputShape}]`);
+  }
+  checkSequenceFlow(config.model, fail);
   if (config.data.type === 'text' && first?.type === 'embedding' && first.inputDim < config.data.tokenizer.numWords) {
-    throw new ConfigError(`${source}: model[0].inputDim is ${first.inputDim}, but data.tokenizer.numWords ${config.data.tokenizer.numWords} yields token ids up to ${config.data.tokenizer.numWords - 1}`);
+    fail(`model[0].inputDim is ${first.inputDim}, but data.tokenizer.numWords ${config.data.tokenizer.numWords} yields token ids up to ${config.data.tokenizer.numWords - 1}`);
   }
-  if (config.data.type === 'text' && config.loss !== 'binaryCrossentropy') {
-    throw new ConfigError(`${source}: loss: text data has 0/1 labels; use binaryCrossentropy`);
+  if (config.data.type === 'text' && !isClassificationLoss(config.loss)) {
+    fail(`loss: text data has class labels; use one of ${CLASSIFICATION_LOSSES.join(', ')}, not ${config.loss}`);
   }
-  let sequence = first?.type === 'embedding' || (first?.type === 'lstm' && first.returnSequences);
-  config.model.forEach((layer, i) => {
-    if (i === 0) return;
-    if (layer.type === 'dense' && sequence) {
-      throw new ConfigError(`${source}: model[${i}]: a dense layer cannot follow a sequence output (${config.model[i - 1]!.type}); end the sequence with an lstm without returnSequences`);
-    }
-    if (layer.type === 'lstm') {
-      if (!sequence) throw new ConfigError(`${source}: model[${i}]: an lstm needs a sequence input (an embedding or an lstm with returnSequences)`);
-      sequence = layer.returnSequences;
-    }
-  });
-  const last = config.model.at(-1);
-  if (config.loss === 'binaryCrossentropy' && !(last?.type === 'dense' && last.units === 1 && last.activation === 'sigmoid')) {
-    throw new ConfigError(`${source}: loss: binaryCrossentropy needs a last layer of dense, units 1, activation "sigmoid"`);
-  }
+  checkHead(config, fail);
 }
+
+/**
+ * Follows what each layer outputs, a sequence of vectors or one vector, and refuses a layer that
+ * cannot take its input: recurrent layers and pooling read sequences, dense reads vectors, dropout
+ * passes either through, and the model must end in a vector (one prediction per sample).
+ */
+function checkSequenceFlow(model: JobConfig['model'], fail: (message: string) => never): void {
+  const END_SEQUENCE = 'end the sequence with a recurrent layer without returnSequences, or a global pooling layer';
+  // What the first layer reads: token ids (embedding) and inputShape [timesteps, features] (recurrent) are sequences.
+  let sequence = model[0]?.type !== 'dense';
+  let producer = 'the input';
+  model.forEach((layer, i) => {
+    switch (layer.type) {
+      case 'embedding':
+        sequence = true;
+        break;
+      case 'dense':
+        if (sequence) fail(`model[${i}]: a dense layer cannot follow a sequence output (${producer}); ${END_SEQUENCE}`);
+        break;
+      case 'lstm':
+      case 'gru':
+      case 'bidirectional':
+        if (!sequence) fail(`model[${i}]: ${article(layer.type)} needs a sequence input (an embedding, or a recurrent layer with returnSequences), but gets a vector from ${producer}`);
+        sequence = layer.type === 'bidirectional' ? layer.layer.returnSequences : layer.returnSequences;
+        break;
+      case 'globalAveragePooling1d':
+      case 'globalMaxPooling1d':
+        if (!sequence) fail(`model[${i}]: ${layer.type} needs a sequence input, but gets a vector from ${producer}`);
+        sequence = false;
+        break;
+      case 'dropout':
+        return; // passes its input through: the producer stays the layer before it
+    }
+    producer = layer.type;
+  });
+  if (sequence) fail(`model[${model.length - 1}]: the model ends in a sequence (${producer}), but must end in one vector per sample; ${END_SEQUENCE}`);
+}
+
+/** The head's rules: each classification loss needs its head, a softmax head needs a classification loss, binary metrics need a binary head. */
+function checkHead(config: JobConfig, fail: (message: string) => never): void {
+  const last = config.model.at(-1);
+  const head = last?.type === 'dense' ? last : undefined;
+  const binaryHead = head?.units === 1 && head.activation === 'sigmoid';
+  if (config.loss === 'binaryCrossentropy' && !binaryHead) fail('loss: binaryCrossentropy needs a last layer of dense, units 1, activation "sigmoid"');
+  if ((config.loss === 'sparseCategoricalCrossentropy' || config.loss === 'categoricalCrossentropy') && !(head?.activation === 'softmax' && head.units >= 2)) {
+    fail(`loss: ${config.loss} needs a last layer of dense, activation "softmax", units ≥ 2 (one per class)`);
+  }
+  if (head?.activation === 'softmax' && !isClassificationLoss(config.loss)) {
+    fail(`loss: ${config.loss} regresses numbers, but the last layer is a softmax over classes; use sparseCategoricalCrossentropy or categoricalCrossentropy`);
+  }
+  const binaryMetric = config.metrics.find((m) => (BINARY_METRICS as readonly string[]).includes(m));
+  if (binaryMetric && !binaryHead) fail(`metrics: ${binaryMetric} needs a binary head: a last layer of dense, units 1, activation "sigmoid"`);
+}
+
+/** "an lstm", "a gru", "a bidirectional": lstm is read letter by letter. */
+const article = (type: string): string => `${type === 'lstm' ? 'an' : 'a'} ${type}`;
 
 /** Reads, parses and validates a job config file; `data.path` is resolved against the file's folder. */
 export function loadJobConfig(file: string): JobConfig {

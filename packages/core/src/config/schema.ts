@@ -44,9 +44,10 @@ const gruLayer = z.strictObject({
   recurrentActivation: activation.default('sigmoid'),
   /**
    * Apply the reset gate after the recurrent matMul (Keras's default since 2.0, and cuDNN's),
-   * or before it (tfjs's default). Both follow tfjs's GRU cell; the default follows Keras.
+   * or before it (tfjs's GRU, the only one stock tfjs-layers implements: its GRUCell throws on
+   * resetAfter true, so checkModelShape refuses true and the default is false).
    */
-  resetAfter: z.boolean().default(true),
+  resetAfter: z.boolean().default(false),
   inputShape: z.array(positiveInt).length(2).optional(),
 });
 
@@ -94,6 +95,9 @@ const labelList = z
   .min(2)
   .refine((labels) => new Set(labels.map(String)).size === labels.length, 'labels must be distinct');
 
+/** What to do with a row whose class label is outside the label set: stop with the count and the first file:line, or leave it out (and report it). */
+const unknownLabels = z.enum(['fail', 'skip']).default('fail');
+
 const tableData = z.strictObject({
   type: z.literal('table'),
   format: z.literal('csv').default('csv'),
@@ -103,6 +107,7 @@ const tableData = z.strictObject({
   /** Standardise each feature with the mean and deviation of the training split. */
   normalize: z.boolean().default(true),
   labels: labelList.optional(),
+  unknownLabels,
 });
 
 /** Keras `Tokenizer`'s default filters: punctuation, tab and newline become separators. */
@@ -132,6 +137,7 @@ const textData = z.strictObject({
   /** What to do with a row whose text or label is missing: skip it (and report) or stop. */
   badRows: z.enum(['skip', 'fail']).default('skip'),
   labels: labelList.optional(),
+  unknownLabels,
 });
 
 // A data block without `type` is a numeric table, the original format.

@@ -32,6 +32,31 @@ export interface PreparedData {
   normalization?: Normalization;
   /** Text: the tokenizer fitted on the training split, saved with the model. */
   tokenizer?: TokenizerJSON;
-  /** Text: rows skipped as bad (badRows "skip"), with the first few reasons. */
+  /**
+   * Classification: the label set, in class order (y holds the class index k of labels[k]): data.labels,
+   * or 0/1 for binary cross-entropy, or the training split's labels sorted. Saved with the model.
+   */
+  labels?: string[];
+  /** Rows left out (text bad rows with badRows "skip", labels outside the set with unknownLabels "skip"), with the first few reasons. */
   badRows?: BadRowReport;
+}
+
+/** What a model or checkpoint that continues (or a saved model reading new data) brings: its inputs must mean what they meant. */
+export interface SavedPreparation {
+  tokenizer?: TokenizerJSON;
+  normalization?: Normalization;
+  labels?: readonly string[];
+}
+
+/** Prepared data before its bad rows are summed up: `bad` lists every row left out, as "file:line: reason". */
+export interface LoadedData {
+  prepared: PreparedData;
+  bad: string[];
+}
+
+/** How many bad-row reasons a BadRowReport keeps. */
+const BAD_ROW_EXAMPLES = 5;
+
+export function badRowReport(bad: readonly string[]): BadRowReport {
+  return { count: bad.length, examples: bad.slice(0, BAD_ROW_EXAMPLES) };
 }

@@ -3,14 +3,19 @@ import type { TableDataSpec } from '../config/schema.js';
 import { DataError } from '../errors.js';
 import { columnIndex, csvParseError, headerOf, readText } from './csv.js';
 import type { Dataset, Normalization } from './dataset.js';
+import { labelKey } from './labels.js';
 
-/**
- * Reads a numeric CSV with a header row. Every feature cell and the target must be a finite
- * number; the first bad cell is reported with its line and column.
- */
-export function loadCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): Dataset {
+interface TableRecords {
+  file: string;
+  header: string[];
+  records: { record: string[]; info: { lines: number } }[];
+  featureColumns: number[];
+  targetColumn: number;
+}
+
+function readTable(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): TableRecords {
   const file = spec.path;
-  let records: { record: string[]; info: { lines: number } }[];
+  let records: TableRecords['records'];
   try {
     records = parse(readText(file), { skip_empty_lines: true, trim: true, info: true, relax_column_count: false }) as unknown as typeof records;
   } catch (err) {
@@ -21,30 +26,70 @@ export function loadCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'
   const columnOf = (name: string, field: string): number => columnIndex(file, header, name, field);
   const featureColumns = spec.features.map((f) => columnOf(f, 'features'));
   const targetColumn = columnOf(spec.target, 'target');
-  const rows = records.length - 1;
-  if (rows === 0) throw new DataError(`${file}: no data rows after the header`);
-  const featureCount = featureColumns.length;
+  if (records.length === 1) throw new DataError(`${file}: no data rows after the header`);
+  return { file, header, records, featureColumns, targetColumn };
+}
+
+/** Cell `column` of data row r as a finite number; else a DataError naming the line and column. */
+function numberAt(table: TableRecords, r: number, column: number): number {
+  const { record, info } = table.records[r + 1]!;
+  const cell = record[column] ?? '';
+  const value = cell === '' ? Number.NaN : Number(cell);
+  if (!Number.isFinite(value)) {
+    throw new DataError(`${table.file}:${info.lines}: column "${table.header[column]}": ${JSON.stringify(cell)} is not a number`);
+  }
+  return value;
+}
+
+/** The features of every row, row-major, with `target(r)` read after row r's features, so the first bad cell is the one reported. */
+function readRows(table: TableRecords, target: (r: number) => number): Dataset {
+  const rows = table.records.length - 1;
+  const featureCount = table.featureColumns.length;
   const x = new Float32Array(rows * featureCount);
   const y = new Float32Array(rows);
-  const numberAt = (r: number, column: number): number => {
-    const { record, info } = records[r + 1]!;
-    const cell = record[column] ?? '';
-    const value = cell === '' ? Number.NaN : Number(cell);
-    if (!Number.isFinite(value)) {
-      throw new DataError(`${file}:${info.lines}: column "${header[column]}": ${JSON.stringify(cell)} is not a number`);
-    }
-    return value;
-  };
   for (let r = 0; r < rows; r++) {
-    for (let f = 0; f < featureCount; f++) x[r * featureCount + f] = numberAt(r, featureColumns[f]!);
-    y[r] = numberAt(r, targetColumn);
+    for (let f = 0; f < featureCount; f++) x[r * featureCount + f] = numberAt(table, r, table.featureColumns[f]!);
+    y[r] = target(r);
   }
   return { rows, featureCount, x, y };
 }
 
+/**
+ * Reads a numeric CSV with a header row. Every feature cell and the target must be a finite
+ * number; the first bad cell is reported with its line and column.
+ */
+export function loadCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): Dataset {
+  const table = readTable(spec);
+  return readRows(table, (r) => numberAt(table, r, table.targetColumn));
+}
+
+/**
+ * Reads a CSV whose target is a class label (a classifier's table): the features as loadCsv reads
+ * them, and each row's label key (labels.ts) and line. `y` is left at zero: the class indices come once the label set is known.
+ */
+export function loadLabeledCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): { data: Dataset; keys: string[]; lines: number[] } {
+  const table = readTable(spec);
+  const keys: string[] = [];
+  const lines: number[] = [];
+  const data = readRows(table, (r) => {
+    const { record, info } = table.records[r + 1]!;
+    const cell = record[table.targetColumn] ?? '';
+    const key = labelKey(cell);
+    if (key === undefined) throw new DataError(`${table.file}:${info.lines}: column "${spec.target}": ${JSON.stringify(cell)} is not a class label`);
+    keys.push(key);
+    lines.push(info.lines);
+    return 0;
+  });
+  return { data, keys, lines };
+}
+
 /** Keras's validation_split: the last `fraction` of the rows (before any shuffling) is held out. */
 export function splitValidation(data: Dataset, fraction: number): { train: Dataset; validation: Dataset } {
-  const trainRows = Math.floor(data.rows * (1 - fraction));
+  return splitAt(data, Math.floor(data.rows * (1 - fraction)));
+}
+
+/** The first `trainRows` rows and the rest, as copies. */
+export function splitAt(data: Dataset, trainRows: number): { train: Dataset; validation: Dataset } {
   const slice = (from: number, to: number): Dataset => ({
     rows: to - from,
     featureCount: data.featureCount,

@@ -1,20 +1,19 @@
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { TextDataSpec } from '../config/schema.js';
+import type { JobConfig, TextDataSpec } from '../config/schema.js';
 import { DataError } from '../errors.js';
 import { columnIndex, csvParseError, headerOf, readText } from './csv.js';
-import type { Dataset, PreparedData } from './dataset.js';
-import { padSequence, Tokenizer, type TokenizerJSON } from './tokenizer.js';
+import type { Dataset, LoadedData, SavedPreparation } from './dataset.js';
+import { labelKey } from './labels.js';
+import { assignClasses, checkHeadWidth, knownLabelSet } from './targets.js';
+import { padSequence, Tokenizer } from './tokenizer.js';
 
-/** One usable row: its text, its 0/1 label and the (1-based) line it starts on. */
+/** One usable row: its text, its label's key (labels.ts) and the (1-based) line it starts on. */
 export interface TextRecord {
   text: string;
-  label: 0 | 1;
+  label: string;
   line: number;
 }
-
-/** How many bad-row reasons a BadRowReport keeps. */
-const BAD_ROW_EXAMPLES = 5;
 
 type Fields = Pick<TextDataSpec, 'textField' | 'labelField'>;
 
@@ -32,20 +31,22 @@ function show(value: unknown): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
-/** Checks one row's text and label; returns the record, or the reason it is bad (without file:line). */
-function checkRow(text: unknown, hasText: boolean, label: unknown, hasLabel: boolean, fields: Fields): { text: string; label: 0 | 1 } | string {
+/**
+ * Checks one row's text and label; returns the record, or the reason it is bad (without
+ * file:line). Whether the label is in the label set is decided later (targets.ts), once the set is known.
+ */
+function checkRow(text: unknown, hasText: boolean, label: unknown, hasLabel: boolean, fields: Fields): { text: string; label: string } | string {
   if (!hasText || text === undefined) return `missing text field ${JSON.stringify(fields.textField)}`;
   if (typeof text !== 'string') return `text field ${JSON.stringify(fields.textField)} is not a string: ${show(text)}`;
   if (text.trim() === '') return `text field ${JSON.stringify(fields.textField)} is empty`;
   if (!hasLabel || label === undefined) return `missing label field ${JSON.stringify(fields.labelField)}`;
-  if (label === 0 || label === '0' || label === false) return { text, label: 0 };
-  if (label === 1 || label === '1' || label === true) return { text, label: 1 };
-  return `label ${show(label)} is not 0 or 1`;
+  const key = labelKey(label);
+  return key === undefined ? `label ${show(label)} is not a class label (a string or a number)` : { text, label: key };
 }
 
 interface Row {
   line: number;
-  result: { text: string; label: 0 | 1 } | string;
+  result: { text: string; label: string } | string;
 }
 
 function jsonlRows(content: string, fields: Fields): Row[] {
@@ -116,8 +117,8 @@ function csvRows(file: string, content: string, fields: Fields): Row[] {
 }
 
 /**
- * Reads a text-classification file (CSV with a header, or JSONL) into records with a 0/1 label.
- * A bad row (no text, a label other than 0/1, a line that is not a JSON object) stops the read
+ * Reads a text-classification file (CSV with a header, or JSONL) into records with a label key.
+ * A bad row (no text, no label, a line that is not a JSON object) stops the read
  * when data.badRows is "fail"; with "skip" it is left out and described in `bad` as
  * "file:line: reason". A missing CSV column, an unreadable file, and a file without a single good
  * row always throw a DataError.
@@ -143,51 +144,56 @@ export function readTextRecords(spec: Pick<TextDataSpec, 'path' | 'format' | 'te
   }
   if (records.length === 0) {
     const why = bad.length > 0 ? `; all ${bad.length} rows are bad, the first: ${bad[0]!}` : '';
-    throw new DataError(`${file}: no rows with a text and a 0/1 label${why}`);
+    throw new DataError(`${file}: no rows with a text and a label${why}`);
   }
   return { records, bad };
 }
 
-/** Token ids of each record, padded or truncated to maxLength (x), and the labels (y). */
+/** Token ids of each text, padded or truncated to maxLength (x), beside the targets `y` (one per text). */
 export function encodeTexts(
-  records: readonly Pick<TextRecord, 'text' | 'label'>[],
+  texts: readonly string[],
+  y: Float32Array,
   tokenizer: Tokenizer,
   spec: Pick<TextDataSpec, 'maxLength' | 'padding' | 'truncating'>,
 ): Dataset {
-  const rows = records.length;
+  const rows = texts.length;
   const n = spec.maxLength;
   const x = new Float32Array(rows * n);
-  const y = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const { text, label } = records[r]!;
-    padSequence(tokenizer.textToSequence(text), n, spec.padding, spec.truncating, x, r * n);
-    y[r] = label;
-  }
+  for (let r = 0; r < rows; r++) padSequence(tokenizer.textToSequence(texts[r]!), n, spec.padding, spec.truncating, x, r * n);
   return { rows, featureCount: n, x, y };
 }
 
 /**
- * Loads a text job's data: reads the records, holds out the last `validationSplit` of them (Keras's
- * validation_split, before any shuffling), fits the tokenizer on the training texts only (or
- * takes a saved one), and encodes both splits as padded token ids.
+ * Loads a text job's data: reads the records, turns their labels into class indices and holds out
+ * the last `validationSplit` of them (Keras's validation_split, before any shuffling; targets.ts),
+ * fits the tokenizer on the training texts only (or takes a saved one), and encodes both splits as
+ * padded token ids. `bad` lists every row left out, as "file:line: reason".
  */
-export function prepareTextData(spec: TextDataSpec, validationSplit: number, saved?: TokenizerJSON): PreparedData {
+export function loadTextData(spec: TextDataSpec, config: Pick<JobConfig, 'loss' | 'model' | 'validationSplit'>, saved: SavedPreparation = {}): LoadedData {
   const { records, bad } = readTextRecords(spec);
-  const trainRows = Math.floor(records.length * (1 - validationSplit));
-  if (trainRows === 0) throw new DataError(`${spec.path}: validationSplit ${validationSplit} leaves no training rows`);
-  const trainRecords = records.slice(0, trainRows);
+  const classes = assignClasses(
+    records.map((r) => r.label),
+    {
+      file: spec.path,
+      validationSplit: config.validationSplit,
+      unknownLabels: spec.unknownLabels,
+      known: knownLabelSet({ ...config, data: spec }, saved.labels),
+      lineOf: (i) => records[i]!.line,
+    },
+  );
+  checkHeadWidth(config, classes.labels);
+  const texts = Array.from(classes.rows, (i) => records[i]!.text);
+  const { trainRows } = classes;
   // Training on from a saved model (--init) keeps its vocabulary: its embedding rows mean those words.
-  const tokenizer = saved
-    ? Tokenizer.fromJSON(saved)
-    : Tokenizer.fit(
-        trainRecords.map((r) => r.text),
-        spec.tokenizer,
-      );
+  const tokenizer = saved.tokenizer ? Tokenizer.fromJSON(saved.tokenizer) : Tokenizer.fit(texts.slice(0, trainRows), spec.tokenizer);
   return {
-    featureNames: Array.from({ length: spec.maxLength }, (_, i) => `t${i}`),
-    train: encodeTexts(trainRecords, tokenizer, spec),
-    validation: encodeTexts(records.slice(trainRows), tokenizer, spec),
-    tokenizer: tokenizer.toJSON(),
-    ...(bad.length > 0 ? { badRows: { count: bad.length, examples: bad.slice(0, BAD_ROW_EXAMPLES) } } : {}),
+    prepared: {
+      featureNames: Array.from({ length: spec.maxLength }, (_, i) => `t${i}`),
+      train: encodeTexts(texts.slice(0, trainRows), classes.y.slice(0, trainRows), tokenizer, spec),
+      validation: encodeTexts(texts.slice(trainRows), classes.y.slice(trainRows), tokenizer, spec),
+      tokenizer: tokenizer.toJSON(),
+      labels: [...classes.labels.names],
+    },
+    bad: [...bad, ...classes.skipped],
   };
 }

@@ -9,11 +9,11 @@ import type { ActivationName } from '../config/names.js';
 /** The logistic function, as tfjs computes sigmoid. */
 export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
-const SELU_ALPHA = 1.6732632423543772848170429916717;
-const SELU_SCALE = 1.0507009873554804934193349852946;
+const SELU_ALPHA = 1.6732632423543772;
+const SELU_SCALE = 1.0507009873554805;
 
 /** out = activation(z); `out` may be `z` itself. */
-export function activate(name: ActivationName, z: ArrayLike<number>, rows: number, width: number, out: Float32Array): Float32Array {
+export function activate<Out extends Float32Array | Float64Array>(name: ActivationName, z: ArrayLike<number>, rows: number, width: number, out: Out): Out {
   const n = rows * width;
   switch (name) {
     case 'linear':
@@ -59,15 +59,15 @@ export function activate(name: ActivationName, z: ArrayLike<number>, rows: numbe
  * dz = d(loss)/d(z) from dp = d(loss)/d(activation(z)), given z and p = activation(z) (each
  * activation reads whichever is cheaper). `dz` may be `dp` itself.
  */
-export function activationBackward(
+export function activationBackward<Out extends Float32Array | Float64Array>(
   name: ActivationName,
   z: ArrayLike<number>,
   p: ArrayLike<number>,
   dp: ArrayLike<number>,
   rows: number,
   width: number,
-  dz: Float32Array,
-): Float32Array {
+  dz: Out,
+): Out {
   const n = rows * width;
   switch (name) {
     case 'linear':

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LayerSpec } from '../config/schema.js';
+import type { LayerSpec, RecurrentLayerSpec } from '../config/schema.js';
 import { ShapeError } from '../errors.js';
 import { mixSeed } from '../rng.js';
 
@@ -7,6 +7,9 @@ import { mixSeed } from '../rng.js';
 export function layerName(layer: LayerSpec, index: number): string {
   return `${layer.type}_${index + 1}`;
 }
+
+/** Layers that read a sequence of vectors: as the first layer they take inputShape [timesteps, features]. */
+const SEQUENCE_INPUT_TYPES: readonly LayerSpec['type'][] = ['lstm', 'gru', 'bidirectional'];
 
 /**
  * Fills in the first layer's input shape from the data (the feature count of a CSV) when the
@@ -27,8 +30,8 @@ export function resolveInputShape(layers: readonly LayerSpec[], featureCount: nu
     if (first.inputLength !== featureCount) {
       throw new ShapeError(`${source}: model[0].inputLength is ${first.inputLength}, but the data has sequences of ${featureCount}`);
     }
-  } else if (first.type === 'lstm') {
-    if (!first.inputShape) throw new ShapeError(`${source}: model[0].inputShape is required for a first lstm layer ([timesteps, features])`);
+  } else if (first.type === 'lstm' || first.type === 'gru' || first.type === 'bidirectional') {
+    if (!first.inputShape) throw new ShapeError(`${source}: model[0].inputShape is required for a first ${first.type} layer ([timesteps, features])`);
     const [timesteps, features] = first.inputShape as [number, number];
     if (timesteps * features !== featureCount) {
       throw new ShapeError(`${source}: model[0].inputShape [${timesteps}, ${features}] holds ${timesteps * features} values per sample, but the data has ${featureCount} columns`);
@@ -37,10 +40,10 @@ export function resolveInputShape(layers: readonly LayerSpec[], featureCount: nu
   return resolved;
 }
 
-/** The shape of one sample's input tensor: [timesteps, features] for a first lstm, else the flat row. */
+/** The shape of one sample's input tensor: [timesteps, features] for a first recurrent layer, else the flat row. */
 export function sampleShape(layers: readonly LayerSpec[], featureCount: number): number[] {
   const first = layers[0];
-  return first?.type === 'lstm' && first.inputShape ? [...first.inputShape] : [featureCount];
+  return first && SEQUENCE_INPUT_TYPES.includes(first.type) && 'inputShape' in first && first.inputShape ? [...first.inputShape] : [featureCount];
 }
 
 export interface BuildOptions {
@@ -54,7 +57,8 @@ export interface BuildOptions {
 /**
  * Builds the tfjs Sequential model a layer list describes. Initial weights come from `seed`
  * alone (each weight has its own derived seed), so every process that builds the model from
- * the same config starts from the same numbers.
+ * the same config starts from the same numbers. Only stock tfjs layers are used, so a saved
+ * model loads with plain `tf.loadLayersModel`.
  */
 export function buildModel(layers: readonly LayerSpec[], seed: number, options: BuildOptions = {}): tf.Sequential {
   const initialize = options.initialize ?? true;
@@ -72,12 +76,15 @@ export function buildModel(layers: readonly LayerSpec[], seed: number, options: 
   return model;
 }
 
+/** Seeds of layer `index`'s initialisers: one per weight it draws, `k` numbering them. */
+type LayerSeeds = (k: number) => number;
+
 function addLayers(model: tf.Sequential, layers: readonly LayerSpec[], seed: number, initialize: boolean): void {
   const zeros = tf.initializers.zeros();
   layers.forEach((spec, i) => {
     const name = layerName(spec, i);
     // Layer init keys: not purpose-tagged (see SEED_PURPOSE in rng.ts); kept for bitwise-equal runs.
-    const s = (k: number) => mixSeed(seed, i, k);
+    const s: LayerSeeds = (k) => mixSeed(seed, i, k);
     switch (spec.type) {
       case 'dense':
         model.add(
@@ -103,24 +110,65 @@ function addLayers(model: tf.Sequential, layers: readonly LayerSpec[], seed: num
         );
         break;
       case 'lstm':
-        model.add(
-          tf.layers.lstm({
-            name,
-            units: spec.units,
-            returnSequences: spec.returnSequences,
-            activation: spec.activation,
-            recurrentActivation: spec.recurrentActivation,
-            kernelInitializer: initialize ? tf.initializers.glorotUniform({ seed: s(0) }) : zeros,
-            recurrentInitializer: initialize ? tf.initializers.orthogonal({ gain: 1, seed: s(1) }) : zeros,
-            ...(initialize ? {} : { biasInitializer: zeros, unitForgetBias: false }),
-            ...(spec.inputShape ? { inputShape: spec.inputShape } : {}),
-          }),
-        );
+      case 'gru':
+        model.add(recurrentLayer(spec, name, s, initialize, spec.inputShape));
         break;
+      case 'bidirectional': {
+        const inner = recurrentLayer(spec.layer, layerName(spec.layer, i), s, initialize, undefined);
+        const layer = tf.layers.bidirectional({ name, layer: inner, mergeMode: spec.mergeMode, ...(spec.inputShape ? { inputShape: spec.inputShape } : {}) });
+        model.add(layer);
+        if (initialize) redrawBackward(layer, s, `model[${i}]`);
+        break;
+      }
       case 'dropout':
         model.add(tf.layers.dropout({ name, rate: spec.rate, seed: s(0) }));
         break;
+      case 'globalAveragePooling1d':
+        model.add(tf.layers.globalAveragePooling1d({ name }));
+        break;
+      case 'globalMaxPooling1d':
+        model.add(tf.layers.globalMaxPooling1d({ name }));
+        break;
     }
+  });
+}
+
+/** An lstm or gru with seeded initialisers: kernel Glorot uniform s(0), recurrent kernel orthogonal s(1), biases zero. */
+function recurrentLayer(spec: RecurrentLayerSpec, name: string, s: LayerSeeds, initialize: boolean, inputShape: number[] | undefined): tf.layers.RNN {
+  const zeros = tf.initializers.zeros();
+  const common = {
+    name,
+    units: spec.units,
+    returnSequences: spec.returnSequences,
+    activation: spec.activation,
+    recurrentActivation: spec.recurrentActivation,
+    kernelInitializer: initialize ? tf.initializers.glorotUniform({ seed: s(0) }) : zeros,
+    recurrentInitializer: initialize ? tf.initializers.orthogonal({ gain: 1, seed: s(1) }) : zeros,
+    ...(inputShape ? { inputShape } : {}),
+  };
+  if (spec.type === 'lstm') return tf.layers.lstm({ ...common, ...(initialize ? {} : { biasInitializer: zeros, unitForgetBias: false }) });
+  if (spec.resetAfter) {
+    // checkModelShape refuses this first; a config that skipped it gets the same answer, not tfjs's ValueError.
+    throw new ShapeError(`${name}: resetAfter true is not implemented by tfjs's GRU; use resetAfter false`);
+  }
+  return tf.layers.gru({ ...common, biasInitializer: zeros });
+}
+
+/**
+ * tfjs builds a bidirectional layer's backward direction from the forward layer's config, seeded
+ * initialisers included, so both would start from the same weights. The backward kernels are
+ * drawn again from seeds of their own, s(2) and s(3); biases stay as the layer set them.
+ */
+function redrawBackward(layer: tf.layers.Layer, s: LayerSeeds, where: string): void {
+  if (!layer.built) throw new ShapeError(`${where}: a bidirectional layer needs the model's input shape to draw its weights`);
+  tf.tidy(() => {
+    // getWeights() is the forward direction's [kernel, recurrent kernel, bias], then the backward one's.
+    const weights = layer.getWeights();
+    const half = weights.length / 2;
+    const [kernel, recurrentKernel] = [weights[half]!, weights[half + 1]!];
+    weights[half] = tf.initializers.glorotUniform({ seed: s(2) }).apply(kernel.shape);
+    weights[half + 1] = tf.initializers.orthogonal({ gain: 1, seed: s(3) }).apply(recurrentKernel.shape);
+    layer.setWeights(weights);
   });
 }
 

@@ -2,8 +2,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { JobConfig } from '../config/schema.js';
 import type { Dataset, Normalization } from '../data/dataset.js';
-import { applyNormalization, loadCsv } from '../data/table.js';
-import { encodeTexts, readTextRecords } from '../data/textData.js';
+import { readNewData } from '../data/prepare.js';
 import { padSequence, Tokenizer } from '../data/tokenizer.js';
 import { DataError, ModelError } from '../errors.js';
 import { evaluateSums, meansOf } from './losses.js';
@@ -16,6 +15,8 @@ export interface SavedModel {
   config: JobConfig;
   tokenizer?: Tokenizer;
   normalization?: Normalization;
+  /** Classifiers: class k is labels[k]. */
+  labels?: string[];
 }
 
 /** Loads a model directory written by `adamant train` (model.json, weights.bin, adamant.json). */
@@ -28,20 +29,20 @@ export async function loadSavedModel(dir: string): Promise<SavedModel> {
     config: meta.config,
     ...(meta.tokenizer ? { tokenizer: Tokenizer.fromJSON(meta.tokenizer) } : {}),
     ...(meta.normalization ? { normalization: meta.normalization } : {}),
+    ...(meta.labels ? { labels: meta.labels } : {}),
   };
 }
 
-/** Reads a data file the way the saved model's training data was read (same columns or fields, tokenizer, scaling). */
+/**
+ * Reads a data file the way the saved model's training data was read (same columns or fields,
+ * tokenizer, scaling, label set: a label outside it fails, or is skipped with data.unknownLabels "skip").
+ */
 export function readDataFor(saved: SavedModel, file: string): { data: Dataset; skipped: string[] } {
-  const spec = saved.config.data;
-  if (spec.type === 'text') {
-    if (!saved.tokenizer) throw new ModelError('the saved model has no tokenizer');
-    const { records, bad } = readTextRecords({ ...spec, path: file });
-    return { data: encodeTexts(records, saved.tokenizer, spec), skipped: bad };
-  }
-  const data = loadCsv({ ...spec, path: file });
-  if (saved.normalization) applyNormalization(data, saved.normalization);
-  return { data, skipped: [] };
+  const { config, tokenizer, normalization, labels } = saved;
+  return readNewData(
+    { ...config, data: { ...config.data, path: file } },
+    { ...(tokenizer ? { tokenizer: tokenizer.toJSON() } : {}), ...(normalization ? { normalization } : {}), ...(labels ? { labels } : {}) },
+  );
 }
 
 export interface Evaluation {

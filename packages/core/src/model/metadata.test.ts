@@ -5,11 +5,11 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseJobConfig } from '../config/parse.js';
 import { Tokenizer } from '../data/tokenizer.js';
-import { ModelError } from '../errors.js';
+import { DataError, ModelError } from '../errors.js';
 import { thrown } from '../thrown.testutil.js';
 import { buildModel } from './buildModel.js';
-import { loadSavedModel } from './inference.js';
-import { METADATA_JSON, readSavedMetadata, type SavedModelMetadata, savedNormalization, savedTokenizer, writeMetadata } from './metadata.js';
+import { loadSavedModel, readDataFor } from './inference.js';
+import { METADATA_JSON, readSavedMetadata, type SavedModelMetadata, savedLabels, savedNormalization, savedTokenizer, writeMetadata } from './metadata.js';
 import { saveModel } from './modelio.js';
 
 const tableConfig = parseJobConfig(
@@ -28,8 +28,20 @@ const tableMetadata = (): SavedModelMetadata => ({
   featureNames: ['a', 'b'],
   normalization: { mean: [1, 2], std: [0.5, 3] },
   tokenizer: null,
+  labels: null,
   summary: { epochs: [{ loss: 0.25 }], workers: 2 },
 });
+
+const classifierConfig = parseJobConfig(
+  {
+    model: [{ type: 'dense', units: 3, activation: 'softmax', inputShape: [2] }],
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+    optimizer: { adam: {} },
+    data: { path: '/data/iris.csv', features: ['a', 'b'], target: 'species' },
+  },
+  'job.json',
+);
 
 describe('adamant.json', () => {
   let dir: string;
@@ -50,7 +62,7 @@ describe('adamant.json', () => {
     writeMetadata(dir, metadata);
     const text = readFileSync(file(), 'utf8');
     expect(text).toBe(`${JSON.stringify(metadata, null, 2)}\n`);
-    expect(Object.keys(JSON.parse(text))).toEqual(['adamant', 'config', 'featureNames', 'normalization', 'tokenizer', 'summary']);
+    expect(Object.keys(JSON.parse(text))).toEqual(['adamant', 'config', 'featureNames', 'normalization', 'tokenizer', 'labels', 'summary']);
     expect(readSavedMetadata(dir)).toEqual(metadata);
     expect(savedNormalization(dir)).toEqual({ mean: [1, 2], std: [0.5, 3] });
     expect(savedTokenizer(dir)).toBeUndefined();
@@ -67,7 +79,7 @@ describe('adamant.json', () => {
     );
     if (config.data.type !== 'text') throw new Error('expected a text config');
     const tokenizer = Tokenizer.fit(['a b b c'], config.data.tokenizer).toJSON();
-    writeMetadata(dir, { adamant: 1, config, featureNames: ['t0', 't1', 't2', 't3'], normalization: null, tokenizer, summary: null });
+    writeMetadata(dir, { adamant: 1, config, featureNames: ['t0', 't1', 't2', 't3'], normalization: null, tokenizer, labels: ['0', '1'], summary: null });
     expect(savedTokenizer(dir)).toEqual(tokenizer);
     expect(savedNormalization(dir)).toBeUndefined();
   });
@@ -77,8 +89,14 @@ describe('adamant.json', () => {
     expect(savedTokenizer(dir)).toBeUndefined();
   });
 
-  it('reads a file from before text data, without a tokenizer field', () => {
-    const { tokenizer: _, ...old } = tableMetadata();
+  it("carries a classifier's label set, in class order", () => {
+    writeMetadata(dir, { ...tableMetadata(), config: classifierConfig, labels: ['setosa', 'virginica', 'versicolor'] });
+    expect(readSavedMetadata(dir)?.labels).toEqual(['setosa', 'virginica', 'versicolor']);
+    expect(savedLabels(dir)).toEqual(['setosa', 'virginica', 'versicolor']);
+  });
+
+  it('reads a file from before labels and text data, without a labels or a tokenizer field', () => {
+    const { tokenizer: _, labels: __, ...old } = tableMetadata();
     writeFileSync(file(), JSON.stringify({ ...old, config: { ...tableConfig, optimizer: { adam: { learningRate: 0.01 } } } }));
     expect(readSavedMetadata(dir)).toEqual(tableMetadata());
   });
@@ -102,6 +120,27 @@ describe('adamant.json', () => {
     expect(saved.normalization).toEqual({ mean: [1, 2], std: [0.5, 3] });
     expect(saved.tokenizer).toBeUndefined();
     expect(Array.from(saved.model.getWeights()[0]!.dataSync())).toEqual(Array.from(model.getWeights()[0]!.dataSync()));
+  });
+
+  it('gives a saved classifier its label set, with which new files are read', async () => {
+    await saveModel(buildModel(classifierConfig.model, 0), dir, {
+      ...tableMetadata(),
+      config: classifierConfig,
+      labels: ['setosa', 'virginica', 'versicolor'],
+    });
+    const saved = await loadSavedModel(dir);
+    expect(saved.labels).toEqual(['setosa', 'virginica', 'versicolor']);
+    const file = path.join(dir, 'new.csv');
+    // Only two of the three classes: the saved set still decides the class indices.
+    writeFileSync(file, 'a,b,species\n2,5,versicolor\n1,2,setosa\n');
+    const { data, skipped } = readDataFor(saved, file);
+    expect(Array.from(data.y)).toEqual([2, 0]);
+    expect(Array.from(data.x)).toEqual([2, 1, 0, 0]);
+    expect(skipped).toEqual([]);
+    writeFileSync(file, 'a,b,species\n2,5,versicolor\n1,2,rosa\n');
+    expect(thrown(() => readDataFor(saved, file), DataError, 'E_DATA').message).toBe(
+      `1 row has a label outside the label set [setosa, virginica, versicolor]; first: ${file}:3 column "species" label "rosa"; the model was trained on this label set`,
+    );
   });
 
   it('is required to load a saved model', async () => {

@@ -13,7 +13,8 @@ export const METADATA_JSON = 'adamant.json';
 /**
  * adamant.json, the one schema for writing and reading it. `config` is the parsed job config
  * with the model's resolved layers; `normalization` (tables) and `tokenizer` (text) say how to
- * read new data the way the training data was read; `summary` is the training report, kept as is.
+ * read new data the way the training data was read, and `labels` (classifiers) what the head's
+ * outputs mean; `summary` is the training report, kept as is.
  */
 export const savedModelMetadataSchema = z.object({
   adamant: z.literal(1),
@@ -22,6 +23,8 @@ export const savedModelMetadataSchema = z.object({
   normalization: z.object({ mean: z.array(z.number()), std: z.array(z.number()) }).nullable(),
   // Models saved before text data existed have no tokenizer field.
   tokenizer: z.object({ config: tokenizerSpecSchema, words: z.array(z.string()) }).nullable().default(null),
+  // Classifiers: class k is labels[k]. Null for regression, and absent in models saved before labels existed.
+  labels: z.array(z.string()).nullable().default(null),
   summary: z.unknown(),
 });
 
@@ -39,8 +42,8 @@ export function writeMetadata(dir: string, metadata: SavedModelMetadata): void {
   const checked = savedModelMetadataSchema.safeParse(metadata);
   if (!checked.success) throw new ModelError(`${file}: refusing to write metadata: ${firstProblem(checked.error, metadata)}`);
   // The given values in a fixed key order; the schema's output would reorder the config's keys.
-  const { adamant, config, featureNames, normalization, tokenizer, summary } = metadata;
-  writeFileSync(file, `${JSON.stringify({ adamant, config, featureNames, normalization, tokenizer, summary }, null, 2)}\n`);
+  const { adamant, config, featureNames, normalization, tokenizer, labels, summary } = metadata;
+  writeFileSync(file, `${JSON.stringify({ adamant, config, featureNames, normalization, tokenizer, labels, summary }, null, 2)}\n`);
 }
 
 /**
@@ -79,4 +82,12 @@ export function savedTokenizer(dir: string): TokenizerJSON | undefined {
 export function savedNormalization(dir: string): Normalization | undefined {
   const json = readSavedMetadata(dir)?.normalization;
   return json ? { mean: [...json.mean], std: [...json.std] } : undefined;
+}
+
+/**
+ * The label set saved with a model directory (classifiers), or undefined when the directory has
+ * none: `--init` keeps it, since the head's outputs mean those classes in that order.
+ */
+export function savedLabels(dir: string): string[] | undefined {
+  return readSavedMetadata(dir)?.labels ?? undefined;
 }

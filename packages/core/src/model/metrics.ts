@@ -16,12 +16,15 @@ import type { MetricName } from '../config/names.js';
 export const AUC_THRESHOLDS = 200;
 const AUC_EPSILON = 1e-7;
 
-/** Keras's AUC thresholds: just below 0, (i + 1) / (n - 1) for i < n - 2, just above 1. */
+/**
+ * Keras's AUC thresholds: just below 0, (i + 1) / (n - 1) for i < n - 2, just above 1; as float32,
+ * as Keras holds them, so a float32 score equal to a threshold is not above it here either.
+ */
 export const aucThresholds: readonly number[] = [
   -AUC_EPSILON,
   ...Array.from({ length: AUC_THRESHOLDS - 2 }, (_, i) => (i + 1) / (AUC_THRESHOLDS - 1)),
   1 + AUC_EPSILON,
-];
+].map(Math.fround);
 
 /** How many statistics a metric keeps per chunk. */
 export function metricSlots(metric: MetricName): number {

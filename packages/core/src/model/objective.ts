@@ -31,9 +31,11 @@ const targetAt = (y: ArrayLike<number>, b: number, c: number, C: number): number
 
 /**
  * Writes p = activation(z) and returns the sum of the per-sample losses over the B samples.
- * With `dz`, also writes d(loss sum)/dz (`dz` may not alias z or p).
+ * With `dz`, also writes d(loss sum)/dz (`dz` may not alias z or p). p and dz may be float64:
+ * the fused head keeps them in double precision, as the fused LSTM path always did, so that its
+ * results stay bitwise those of earlier runs.
  */
-export function headLoss(spec: HeadSpec, z: ArrayLike<number>, y: ArrayLike<number>, B: number, p: Float32Array, dz?: Float32Array): number {
+export function headLoss(spec: HeadSpec, z: ArrayLike<number>, y: ArrayLike<number>, B: number, p: Float32Array | Float64Array, dz?: Float32Array | Float64Array): number {
   const C = spec.units;
   activate(spec.activation, z, B, C, p);
   let sum = 0;

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * The fused LSTM path's matrix helpers: row-major Float32Arrays on the JavaScript side, one
- * backend matMul per product, and the explicit transposes and reorderings between them.
+ * The fused path's matrix helpers: row-major Float32Arrays on the JavaScript side, one backend
+ * matMul per product, and the explicit transposes and reorderings between them.
  */
 
 /** Reads a tensor's values without allocating: a view of the wasm heap, else the backend's own array. */
