@@ -75,7 +75,7 @@ describe('LSTM text classification', () => {
     const config = loadJobConfig(configPath);
     const data = prepareData(config);
     const model = await loadModel(initDir);
-    const { learningRate, beta1, beta2, epsilon } = config.optimizer;
+    const { learningRate, beta1, beta2, epsilon } = config.optimizer as { learningRate: number; beta1: number; beta2: number; epsilon: number };
     model.compile({ optimizer: tf.train.adam(learningRate, beta1, beta2, epsilon), loss: 'binaryCrossentropy' });
     const x = tf.tensor2d(data.train.x, [data.train.rows, 12]);
     const y = tf.tensor2d(data.train.y, [data.train.rows, 1]);

@@ -93,7 +93,7 @@ async function stepAndDone(peer: FakePeer): Promise<void> {
   if (chunk.type !== 'chunk') throw new Error(`expected a chunk, got ${chunk.type}`);
   // Predictions 4 and 5: squared errors 0 and 1; d/d(kernel, bias) of their sum is 2 x (0, 1) x [x, 1].
   expect(chunk.lossSum).toBe(1);
-  expect(Array.from(readFloats(chunk.grads, 3, 'grads', 'worker'))).toEqual([0, 2, 2]);
+  expect(Array.from(readFloats(chunk.grads!, 3, 'grads', 'worker'))).toEqual([0, 2, 2]);
   peer.send({ type: 'done' });
 }
 

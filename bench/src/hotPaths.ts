@@ -56,7 +56,7 @@ export async function benchHotPaths(size = 1_000_000): Promise<void> {
   const frame = codec.encode(message);
   const decodeNs = await nsPerCall(() => {
     const decoded = codec.decodeWorkerMessage(frame, 'bench');
-    if (decoded.type === 'chunk') readFloats(decoded.grads, size, 'grads', 'bench');
+    if (decoded.type === 'chunk' && decoded.grads) readFloats(decoded.grads, size, 'grads', 'bench');
   });
   // bytes per nanosecond = GB/s
   const bytes = size * 4;

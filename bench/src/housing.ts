@@ -26,7 +26,7 @@ export async function benchHousing(): Promise<void> {
   await tf.setBackend('wasm');
   const data = prepareData(config);
   const model = buildModel(resolveInputShape(config.model, data.train.featureCount, configPath), config.seed);
-  const { learningRate, beta1, beta2, epsilon } = config.optimizer;
+  const { learningRate, beta1, beta2, epsilon } = config.optimizer as { learningRate: number; beta1: number; beta2: number; epsilon: number };
   model.compile({ optimizer: tf.train.adam(learningRate, beta1, beta2, epsilon), loss: config.loss });
   const x = tf.tensor2d(data.train.x, [data.train.rows, data.train.featureCount]);
   const y = tf.tensor2d(data.train.y, [data.train.rows, 1]);

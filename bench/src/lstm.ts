@@ -5,67 +5,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { buildModel, mulberry32, ParamLayout, useBackend, type LayerSpec, type ResolvedBackend, type WorkerJob } from '@adamant/core';
-import { FusedGradients } from '@adamant/worker';
+import { buildModel, mulberry32, useBackend, type LayerSpec, type ResolvedBackend } from '@adamant/core';
 import { heading, nsPerCall, row } from './measure.js';
+import { batchOf, fmtTokens as fmt, fusedTrainer, referenceLayers as layers, type Shape, tokensPerSecond } from './textModels.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Training FLOPs per token of the reference model (forward + backward, ~3x the forward matMuls). */
 const FLOP_PER_TOKEN = 0.885e6;
 
-interface Shape {
-  vocabulary: number;
-  length: number;
-  batch: number;
-}
-
-function layers({ vocabulary, length }: Shape): LayerSpec[] {
-  return [
-    { type: 'embedding', inputDim: vocabulary, outputDim: 64, inputLength: length },
-    { type: 'lstm', units: 128, returnSequences: true, activation: 'tanh', recurrentActivation: 'sigmoid' },
-    { type: 'lstm', units: 64, returnSequences: false, activation: 'tanh', recurrentActivation: 'sigmoid' },
-    { type: 'dense', units: 1, activation: 'sigmoid', useBias: true },
-  ];
-}
-
-/** The reference model with a dropout between the LSTMs and a Dense(64, relu) before the head (issue 10). */
-function regularizedLayers(shape: Shape): LayerSpec[] {
-  const [embedding, first, second, head] = layers(shape);
-  return [embedding!, first!, { type: 'dropout', rate: 0.2 }, second!, { type: 'dense', units: 64, activation: 'relu', useBias: true }, head!];
-}
-
-function batchOf({ vocabulary, length, batch }: Shape, seed = 1): { x: Float32Array; y: Float32Array } {
-  const random = mulberry32(seed);
-  return {
-    x: Float32Array.from({ length: batch * length }, () => Math.floor(random() * vocabulary)),
-    y: Float32Array.from({ length: batch }, () => (random() < 0.4 ? 1 : 0)),
-  };
-}
-
 /** One Adamant worker's fused path: a batch as the spam job computes it (chunks of 32). */
-async function fusedTokensPerSecond(backend: ResolvedBackend, shape: Shape, layersOf: (shape: Shape) => LayerSpec[] = layers): Promise<number> {
+async function fusedTokensPerSecond(backend: ResolvedBackend, shape: Shape): Promise<number> {
   await tf.setBackend(backend);
-  const model = buildModel(layersOf(shape), 1);
-  const layout = ParamLayout.fromModel(model);
-  const weights = layout.read(model);
-  model.dispose();
-  const job: WorkerJob = { layers: layersOf(shape), loss: 'binaryCrossentropy', metrics: ['accuracy'], backend, seed: 1, inputShape: [shape.length], paramCount: layout.size };
-  const gradients = new FusedGradients(job, backend);
-  gradients.setWeights(weights);
-  const { x, y } = batchOf(shape);
-  const chunk = Math.min(32, shape.batch);
-  const ns = await nsPerCall(
-    () => {
-      for (let start = 0; start < shape.batch; start += chunk) {
-        const rows = Math.min(chunk, shape.batch - start);
-        // A seed per chunk, as the coordinator sends: dropout draws its masks from it.
-        gradients.compute(x.subarray(start * shape.length, (start + rows) * shape.length), y.subarray(start, start + rows), rows, start + 1);
-      }
-    },
-    { rounds: 3, minMs: 1500 },
-  );
-  gradients.dispose();
-  return (shape.batch * shape.length) / (ns / 1e9);
+  const trainer = fusedTrainer(shape, layers(shape));
+  const ns = await nsPerCall(trainer.step, { rounds: 3, minMs: 1500 });
+  trainer.dispose();
+  return tokensPerSecond(shape, ns);
 }
 
 /**
@@ -171,7 +125,6 @@ function cliTokensPerSecond(workers: number, shape: Shape, batches: number): num
   }
 }
 
-const fmt = (tokens: number) => `${Math.round(tokens).toLocaleString('en-US')} tok/s`;
 const gflops = (tokens: number) => (tokens * FLOP_PER_TOKEN) / 1e9;
 
 /** Issue 4's figures, measured side by side in this run. */
@@ -187,9 +140,6 @@ export async function benchLstm(): Promise<void> {
     if (backend === 'wasm') wasmWorker = tokens;
     row(`one worker, fused path, ${backend}`, fmt(tokens), `${gflops(tokens).toFixed(1)} GFLOP/s = ${((100 * gflops(tokens)) / matMul).toFixed(0)}% of a gate matMul (${matMul.toFixed(1)} GFLOP/s)`);
   }
-  // Issue 10: the regularised reference model stays on the fused path, at >= 80% of the plain model's speed.
-  const regularized = await fusedTokensPerSecond('wasm', reference, regularizedLayers);
-  row('one worker, fused path, wasm, + dropout(0.2) between the LSTMs + Dense(64, relu)', fmt(regularized), `${((100 * regularized) / wasmWorker).toFixed(0)}% of the plain model (target: 80%)`);
   const straightforward = await straightforwardTokensPerSecond(reference);
   row('one worker, straightforward wasm (tfjs autodiff LSTM)', fmt(straightforward), `fused is ${(wasmWorker / straightforward).toFixed(1)}x faster`);
   // 30 batches, so that start-up (JIT, first allocations) weighs little in the steps' time.

@@ -1,19 +1,61 @@
+/** Nanoseconds per call of `fn`, over one round of calls lasting at least `minMs`. */
+async function timeRound(fn: () => unknown | Promise<unknown>, minMs: number): Promise<number> {
+  let calls = 0;
+  const start = process.hrtime.bigint();
+  let elapsed = 0n;
+  do {
+    await fn();
+    calls++;
+    elapsed = process.hrtime.bigint() - start;
+  } while (elapsed < BigInt(minMs) * 1_000_000n);
+  return Number(elapsed) / calls;
+}
+
+/** The middle sample, or the mean of the middle two. */
+function median(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 /** Median time per call in nanoseconds, over `rounds` rounds of at least `minMs` each (after one warm-up round). */
 export async function nsPerCall(fn: () => unknown | Promise<unknown>, { rounds = 5, minMs = 200 } = {}): Promise<number> {
+  await timeRound(fn, minMs);
   const samples: number[] = [];
-  for (let round = -1; round < rounds; round++) {
-    let calls = 0;
-    const start = process.hrtime.bigint();
-    let elapsed = 0n;
-    do {
-      await fn();
-      calls++;
-      elapsed = process.hrtime.bigint() - start;
-    } while (elapsed < BigInt(minMs) * 1_000_000n);
-    if (round >= 0) samples.push(Number(elapsed) / calls);
+  for (let round = 0; round < rounds; round++) samples.push(await timeRound(fn, minMs));
+  return median(samples);
+}
+
+/** What sideBySide measured: each candidate's median time per call, and the ratios of their times round by round. */
+export interface SideBySide<K extends string> {
+  /** Median nanoseconds per call. */
+  ns: Record<K, number>;
+  /** The median over rounds of time(a) / time(b) in the same round: how many times faster b is than a. */
+  ratio(a: K, b: K): number;
+}
+
+/**
+ * Times candidates in alternation (one warm-up round each unless `warmUp` is false, then each
+ * round times every candidate in turn). On a machine whose load comes and goes, each round's
+ * candidates see about the same load, so the per-round ratios hold where the times alone move.
+ */
+export async function sideBySide<K extends string>(
+  candidates: Record<K, () => unknown | Promise<unknown>>,
+  { rounds = 5, minMs = 200, warmUp = true } = {},
+): Promise<SideBySide<K>> {
+  const names = Object.keys(candidates) as K[];
+  const samples = new Map<K, number[]>(names.map((name) => [name, []]));
+  for (let round = warmUp ? -1 : 0; round < rounds; round++) {
+    for (const name of names) {
+      const ns = await timeRound(candidates[name], minMs);
+      if (round >= 0) samples.get(name)!.push(ns);
+    }
   }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
+  const of = (name: K) => samples.get(name)!;
+  return {
+    ns: Object.fromEntries(names.map((name) => [name, median(of(name))])) as Record<K, number>,
+    ratio: (a, b) => median(of(a).map((ns, round) => ns / of(b)[round]!)),
+  };
 }
 
 export function row(name: string, value: string, note = ''): void {

@@ -10,7 +10,7 @@ import { loadModel, prepareData, type JobConfig } from '@adamant/core';
 export async function fitReference(config: JobConfig, initDir: string, epochs: number): Promise<Float32Array[]> {
   const data = prepareData(config);
   const model = await loadModel(initDir);
-  const { learningRate, beta1, beta2, epsilon } = config.optimizer;
+  const { learningRate, beta1, beta2, epsilon } = config.optimizer as { learningRate: number; beta1: number; beta2: number; epsilon: number };
   model.compile({ optimizer: tf.train.adam(learningRate, beta1, beta2, epsilon), loss: config.loss });
   const x = tf.tensor2d(data.train.x, [data.train.rows, data.train.featureCount]);
   const y = tf.tensor2d(data.train.y, [data.train.rows, 1]);

@@ -130,25 +130,37 @@ export function createProgram(): Command {
       return workerCommand(options);
     });
 
+  const fusedOption = () => new Option('--no-fused', 'run tfjs model.predict even where the model has the workers\' fused forward path (slower; for comparison)');
+
   program
     .command('evaluate')
     .description('loss and metrics of a saved model on a data file (read like its training data)')
     .argument('<model-dir>', 'a model directory written by adamant train')
     .argument('<data>', 'a CSV or JSONL file with the training data\'s columns or fields')
-    .option('--json', 'print one JSON object')
+    .option('--json', 'print one JSON object (with per-class counts for a classifier, the inference path and its time)')
     .addOption(backendOption('TensorFlow.js backend (default: auto, the fastest available)'))
+    .addOption(fusedOption())
     .addHelpText('after', '\nExample:\n  adamant evaluate runs/spam-20261125-1200 examples/spam/data/spam.jsonl')
     .action((modelDir: string, data: string, options) => evaluateCommand(modelDir, data, options));
 
   program
     .command('predict')
-    .description('the probability a saved text model gives each text ("-" reads one text per line from stdin)')
+    .description('a saved model\'s predictions: for texts given as arguments ("-" reads one per line from stdin), or for the rows of a CSV (--csv)')
     .argument('<model-dir>', 'a model directory written by adamant train')
-    .argument('<text...>', 'texts to classify')
-    .option('--json', 'print one JSON array')
+    .argument('[text...]', 'texts to classify (text models)')
+    .option('--csv <file>', 'table models: predict each row of this CSV (a header names the columns; "-" reads stdin)')
+    .option('--json', 'text: print one JSON array; table: print one JSON object per row')
     .addOption(backendOption('TensorFlow.js backend (default: auto, the fastest available)'))
-    .addHelpText('after', '\nExample:\n  adamant predict runs/spam-20261125-1200 "WIN a FREE cruise, click now"')
-    .action((modelDir: string, texts: string[], options) => predictCommand(modelDir, texts, options));
+    .addOption(fusedOption())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  adamant predict runs/spam-20261125-1200 "WIN a FREE cruise, click now"\n  adamant predict runs/housing-20261125-1200 --csv houses.csv > predictions.csv',
+    )
+    .action((modelDir: string, texts: string[], options, command: Command) => {
+      if (options.csv !== undefined && texts.length > 0) command.error('give texts or --csv FILE, not both');
+      if (options.csv === undefined && texts.length === 0) command.error('nothing to predict: give texts (text models, "-" for stdin) or --csv FILE (table models)');
+      return predictCommand(modelDir, texts, options);
+    });
 
   return program;
 }

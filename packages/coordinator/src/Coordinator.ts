@@ -92,7 +92,7 @@ export class Coordinator {
       },
     });
     this.roster = new WorkerRoster(this.workers);
-    this.validation = data.validation.rows > 0 ? new Validation(data.validation, job.inputShape, model, layout, config) : undefined;
+    this.validation = data.validation.rows > 0 ? new Validation(data.validation, config) : undefined;
     this.loop = new TrainingLoop({
       config,
       data,
@@ -124,7 +124,7 @@ export class Coordinator {
     const labels = options.labels;
     const data = prepareData(config, { ...(tokenizer ? { tokenizer } : {}), ...(normalization ? { normalization } : {}), ...(labels ? { labels } : {}) });
     const layers = resolveInputShape(config.model, data.train.featureCount, source);
-    // The coordinator only runs inference (validation), which every backend can do.
+    // The coordinator only builds the model (to save it; the workers validate), which every backend can do.
     const backend = await useBackend(config.backend);
     const model = buildModel(layers, config.seed);
     return new Coordinator(options, backend, data, layers, model, ParamLayout.fromModel(model));
@@ -173,8 +173,6 @@ export class Coordinator {
       outcome = await this.loop.run();
     } catch (err) {
       throw err instanceof NumericError ? this.stopOnNumericError(err) : err;
-    } finally {
-      this.validation?.dispose();
     }
     const stopped = outcome === 'stopped' ? this.loop.stopRequested : undefined;
     if (stopped !== undefined) {
@@ -279,7 +277,6 @@ export class Coordinator {
   /** Stops listening and disconnects every worker. */
   async close(): Promise<void> {
     this.loop.stop();
-    this.validation?.dispose();
     await this.workers.close();
     this.model.dispose();
   }

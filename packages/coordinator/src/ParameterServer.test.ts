@@ -1,4 +1,4 @@
-import { createOptimizer, floatBytes, mulberry32, NumericError, ParamLayout, wordBytes, type ChunkResult, type OptimizerSpec } from '@adamant/core';
+import { createOptimizer, floatBytes, mulberry32, NumericError, ParamLayout, readFloats, readUint32s, wordBytes, type ChunkResult, type OptimizerSpec } from '@adamant/core';
 import { describe, expect, it } from 'vitest';
 import { ParameterServer } from './ParameterServer.js';
 
@@ -64,6 +64,77 @@ describe('ParameterServer', () => {
     expect(() => server.setWeights(bad, 'init')).toThrow(/dense_2\/kernel\[1\] is NaN/);
   });
 
+  describe('clipping, schedules and the other optimizers', () => {
+    const cosine: OptimizerSpec['learningRate'] = { schedule: 'cosineDecay', initialLearningRate: 0, decaySteps: 6, alpha: 0, warmupTarget: 0.05, warmupSteps: 3 };
+    const specs: [string, OptimizerSpec][] = [
+      ['adam, clipnorm', { ...adam(false), learningRate: cosine, clipnorm: 0.05 }],
+      ['adam lazy, globalClipnorm', { ...adam(true), globalClipnorm: 0.05 }],
+      ['adamw, clipvalue', { type: 'adamw', learningRate: cosine, weightDecay: 0.1, excludeFromWeightDecay: ['dense'], beta1: 0.9, beta2: 0.999, epsilon: 1e-7, clipvalue: 0.01 }],
+      ['sgd, globalClipnorm', { type: 'sgd', learningRate: cosine, momentum: 0.9, nesterov: true, globalClipnorm: 0.05 }],
+    ];
+
+    /** The chunk of `chunk()` as a model without an embedding would send it: one dense gradient. */
+    function denseChunk(sparse: ChunkResult): ChunkResult {
+      const grads = new Float32Array(layout.size);
+      const rows = readUint32s(sparse.sparseRows!, 'rows', 'test');
+      const values = readFloats(sparse.sparseValues!, undefined, 'values', 'test');
+      for (const [k, row] of rows.entries()) grads.set(values.subarray(k * 2, k * 2 + 2), row * 2);
+      grads.set(readFloats(sparse.grads!, 2, 'grads', 'test'), 8);
+      return { ...sparse, grads: floatBytes(grads), sparseRows: undefined, sparseValues: undefined };
+    }
+
+    for (const [name, spec] of specs) {
+      it(`clips an embedding's sparse gradient exactly as its dense form (${name})`, () => {
+        const initial = Float32Array.from({ length: layout.size }, (_, i) => (i - 4) / 10);
+        const sparse = new ParameterServer(layout, table, spec, initial);
+        const dense = new ParameterServer(layout, undefined, spec, initial);
+        const unclipped = new ParameterServer(layout, table, { ...spec, clipnorm: undefined, globalClipnorm: undefined, clipvalue: undefined }, initial);
+        const random = mulberry32(1);
+        for (let step = 0; step < 8; step++) {
+          const message = chunk(random, step);
+          for (const [server, result] of [[sparse, message], [dense, denseChunk(message)], [unclipped, message]] as const) {
+            server.beginStep(1, 1);
+            server.add(0, server.decode(result, 'test'));
+            server.update();
+          }
+        }
+        if (spec.type === 'adam' && spec.lazyEmbedding) {
+          // Lazy Adam skips untouched rows, which a dense model has none of: compare the dense weights only.
+          expect(bytes(sparse.params.subarray(8)).equals(bytes(dense.params.subarray(8)))).toBe(true);
+        } else expect(bytes(sparse.params).equals(bytes(dense.params))).toBe(true);
+        expect(bytes(sparse.params).equals(bytes(unclipped.params))).toBe(false);
+      });
+
+      it(`restores a snapshot mid-schedule and continues bitwise (${name})`, () => {
+        const initial = Float32Array.from({ length: layout.size }, (_, i) => i / 10);
+        const original = new ParameterServer(layout, table, spec, initial);
+        train(original, 0, 4);
+        const snapshot = original.snapshot();
+        const rate = original.learningRate();
+        train(original, 4, 9);
+        const restored = new ParameterServer(layout, table, spec, new Float32Array(layout.size));
+        restored.restore(snapshot);
+        expect(restored.learningRate()).toBe(rate);
+        train(restored, 4, 9);
+        expect(bytes(restored.params).equals(bytes(original.params))).toBe(true);
+      });
+    }
+
+    it('applies the clipped mean to the optimizer, and reports the learning rate of the step to come', () => {
+      const dense = new ParamLayout([{ name: 'dense_1/kernel', shape: [3], offset: 0, size: 3 }]);
+      const spec: OptimizerSpec = { type: 'sgd', learningRate: { schedule: 'piecewiseConstantDecay', boundaries: [0], values: [0.5, 0.25] }, momentum: 0, nesterov: false, globalClipnorm: 1 };
+      const server = new ParameterServer(dense, undefined, spec, Float32Array.of(1, 1, 1));
+      expect(server.learningRate()).toBe(0.5);
+      // Two chunks of one sample: the mean is (3, 0, 4), of norm 5, clipped to (0.6, 0, 0.8).
+      server.beginStep(2, 2);
+      server.add(0, server.decode({ type: 'chunk', step: 0, index: 0, samples: 1, lossSum: 0, metricSums: [], grads: floatBytes(Float32Array.of(6, 0, 0)) }, 'test'));
+      server.add(1, server.decode({ type: 'chunk', step: 0, index: 1, samples: 1, lossSum: 0, metricSums: [], grads: floatBytes(Float32Array.of(0, 0, 8)) }, 'test'));
+      server.update();
+      expect([...server.params]).toEqual([1 - Math.fround(Math.fround(0.6) * 0.5), 1, 1 - Math.fround(Math.fround(0.8) * 0.5)].map(Math.fround));
+      expect(server.learningRate()).toBe(0.25);
+    });
+  });
+
   describe('never keeps a non-finite weight or moment', () => {
     const dense = new ParamLayout([{ name: 'dense_1/kernel', shape: [3], offset: 0, size: 3 }]);
     const spec = (learningRate: number): OptimizerSpec => ({ ...adam(false), learningRate });
@@ -103,6 +174,22 @@ describe('ParameterServer', () => {
       expect(() => step(server, [[1, 1, 1]])).toThrow(NumericError);
       expect(() => step(server, [[1, 1, 1]])).toThrow(/the update would make weight dense_1\/kernel\[0\] -Infinity/);
       expect(stateBytes(server).equals(lastGood)).toBe(true);
+    });
+
+    it('refuses an SGD or AdamW update that overflows a weight and keeps the last good state', () => {
+      const overflowing: OptimizerSpec[] = [
+        { type: 'sgd', learningRate: 2e38, momentum: 0.5, nesterov: false },
+        { type: 'adamw', learningRate: 2e38, weightDecay: 0, excludeFromWeightDecay: [], beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+      ];
+      for (const spec of overflowing) {
+        const server = new ParameterServer(dense, undefined, spec, Float32Array.of(1, 2, 3));
+        step(server, [[1, 1, 1]]);
+        const lastGood = server.snapshot();
+        expect(() => step(server, [[1, 1, 1]])).toThrow(/the update would make weight dense_1\/kernel\[0\] -Infinity/);
+        const now = server.snapshot();
+        expect(bytes(now.weights).equals(bytes(lastGood.weights))).toBe(true);
+        expect(now.optimizer.step).toBe(1);
+      }
     });
 
     it('changes no bit of a healthy run, on the fast path or the careful one', () => {

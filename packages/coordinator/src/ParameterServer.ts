@@ -1,4 +1,5 @@
 import {
+  createGradientClipping,
   createOptimizer,
   decodeChunkGradient,
   describeNonFinite,
@@ -11,6 +12,7 @@ import {
   type ChunkGradientPart,
   type ChunkResult,
   type EmbeddingTable,
+  type GradientClipping,
   type Optimizer,
   type OptimizerSpec,
   type OptimizerState,
@@ -27,15 +29,17 @@ export interface ParameterServerState {
 
 /**
  * The flat weights, the optimizer and the gradient reducer of one job. A step round feeds it
- * chunk gradients (in any order; the reducer sums them in chunk order), then `update()` applies
- * the optimizer to the batch mean, and never keeps a non-finite weight or moment. `snapshot()`
- * and `restore()` carry its whole state, so a restored server continues bitwise as the original
- * would have.
+ * chunk gradients (in any order; the reducer sums them in chunk order), then `update()` clips the
+ * batch mean if the optimizer block asks for it and applies the optimizer, and never keeps a
+ * non-finite weight or moment. `snapshot()` and `restore()` carry its whole state (a learning-rate
+ * schedule is a function of the optimizer's step count), so a restored server continues bitwise
+ * as the original would have.
  */
 export class ParameterServer {
   readonly params: Float32Array;
   readonly optimizer: Optimizer;
   private readonly reducer: GradientReducer;
+  private readonly clipping: GradientClipping | undefined;
   /** Proves most updates finite in advance, so only the others pay for a copy and a check. */
   private readonly bound: AdamOverflowBound;
 
@@ -47,7 +51,8 @@ export class ParameterServer {
   ) {
     if (initial.length !== layout.size) throw new ShapeError(`initial weights have ${initial.length} values, the model has ${layout.size}`);
     this.params = Float32Array.from(initial);
-    this.optimizer = createOptimizer(spec, layout.size);
+    this.optimizer = createOptimizer(spec, layout.size, layout.entries);
+    this.clipping = createGradientClipping(spec, layout.entries);
     this.reducer = new GradientReducer(layout.size, table);
     this.bound = new AdamOverflowBound(spec);
     this.bound.measure(this.params, this.optimizer.state());
@@ -61,6 +66,11 @@ export class ParameterServer {
   /** Completed optimizer steps. */
   get step(): number {
     return this.optimizer.step;
+  }
+
+  /** The learning rate the next `update()` applies (a schedule's value at `step`). */
+  learningRate(): number {
+    return this.optimizer.learningRate();
   }
 
   /** Replaces the weights (e.g. from `--init`); checked for size and finiteness. */
@@ -112,23 +122,28 @@ export class ParameterServer {
   }
 
   /**
-   * Applies the optimizer to the batch-mean gradient: over every parameter (what single-process
+   * Clips the batch-mean gradient (`clipnorm`, `globalClipnorm` or `clipvalue`; Keras too clips
+   * before the update) and applies the optimizer to it: over every parameter (what single-process
    * training does), or, with Adam's `lazyEmbedding`, over the dense part and only the embedding
    * rows this step touched. Throws NumericError, with the weights and the optimizer state as they
    * were, when the mean gradient is not finite (the chunks' float32 sum overflowed) or the update
    * would make a weight or a moment non-finite (a learning rate far too high, a gradient near
    * float32's range).
    *
-   * The guard costs one pass over the mean gradient: its largest magnitude lets
-   * `AdamOverflowBound` prove the update finite in advance. Only an update it cannot prove takes
-   * the careful path (copy, update, check, restore if needed).
+   * The guard costs one pass over the mean gradient (two with clipping): its largest magnitude
+   * lets `AdamOverflowBound` prove the update finite in advance. Only an update it cannot prove
+   * takes the careful path (copy, update, check, restore if needed).
    */
   update(): void {
     const mean = this.reducer.mean();
-    const gradMax = maxAbs(mean);
+    let gradMax = maxAbs(mean);
     if (!(gradMax < Number.POSITIVE_INFINITY)) {
       const bad = firstNonFinite(mean);
       throw new NumericError(`the batch-mean gradient of ${this.layout.nameAt(bad)} is ${mean[bad]} (the chunks' sum overflows float32); the weights were not updated`);
+    }
+    if (this.clipping) {
+      this.clipping.clip(mean);
+      gradMax = maxAbs(mean);
     }
     if (this.bound.admit(gradMax, this.optimizer.step)) this.applyOptimizer(mean);
     else this.updateCarefully(mean);

@@ -2,10 +2,10 @@ import { type BatchPlan, type ChunkResult, metricStatisticsLength } from '@adama
 import { assignChunks } from './assignChunks.js';
 import { ChunkTrack } from './ChunkTrack.js';
 import { checkChunkResult, stopOnConfirmedProblem } from './checkChunkResult.js';
-import type { Duplicate, Receipt, RoundWorker, StepRoundOptions } from './stepRoundOptions.js';
+import type { Duplicate, Receipt, RoundKind, RoundWorker, StepRoundOptions } from './stepRoundOptions.js';
 import type { Opinion, Verdict } from './Verification.js';
 
-export type { Duplicate, GradientSink, Receipt, RoundWorker, StepRoundOptions } from './stepRoundOptions.js';
+export type { Duplicate, GradientSink, Receipt, RoundKind, RoundWorker, StepRoundOptions } from './stepRoundOptions.js';
 
 /**
  * One synchronous step: hands the batch's chunks to the ready workers, keeps which worker computes
@@ -14,10 +14,14 @@ export type { Duplicate, GradientSink, Receipt, RoundWorker, StepRoundOptions } 
  * result, or with `--verify` the first two that agree to the bit. A worker whose result two others
  * contradict is quarantined, and any result it had applied this step is taken back. `done`
  * resolves when every chunk is in: no chunk is lost, and none is counted twice.
+ *
+ * A forward-only round (kind 'evaluate': validation) runs the same way, on a sink that sums no
+ * gradient; its results must carry none, and only its loss and metric statistics count.
  */
 export class StepRound<W extends RoundWorker> {
   readonly step: number;
   readonly plan: BatchPlan;
+  readonly kind: RoundKind;
   /** Per-chunk loss sums, added up in chunk order by whoever reports them. */
   readonly lossSums: Float64Array;
   /** Per-chunk metric statistics: one array over the chunks for each statistic (metrics.ts), summed in chunk order likewise. */
@@ -38,6 +42,7 @@ export class StepRound<W extends RoundWorker> {
   constructor(private readonly options: StepRoundOptions<W>) {
     this.step = options.step;
     this.plan = options.plan;
+    this.kind = options.kind ?? 'train';
     this.now = options.now ?? (() => performance.now());
     const chunks = options.plan.chunks.length;
     this.lossSums = new Float64Array(chunks);
@@ -95,7 +100,8 @@ export class StepRound<W extends RoundWorker> {
    * worker's opinion first.
    */
   receive(worker: W, message: ChunkResult): Receipt {
-    if (message.step !== this.step) return 'late';
+    // A training round and the validation round after it share the step (the same weights): the mark tells them apart.
+    if (message.step !== this.step || (message.evaluate === true) !== (this.kind === 'evaluate')) return 'late';
     const track = this.tracks[message.index];
     const handedAt = track?.computing.get(worker);
     if (!track || handedAt === undefined || this.settled) return 'not owed';
@@ -161,6 +167,7 @@ export class StepRound<W extends RoundWorker> {
   }
 
   private where(index: number): string {
+    if (this.kind === 'evaluate') return `validation after epoch ${this.plan.epoch + 1} (weights of step ${this.step}), chunk ${index}`;
     return `step ${this.step} (epoch ${this.plan.epoch + 1}, batch ${this.plan.batch + 1}), chunk ${index}`;
   }
 

@@ -13,8 +13,9 @@ import {
 import type { EpochReport } from './reports.js';
 import { ChunkDeadline } from './ChunkDeadline.js';
 import { ChunkLatency } from './ChunkLatency.js';
-import { createRound } from './createRound.js';
+import { createRound, type RoundContext } from './createRound.js';
 import type { StepRound } from './StepRound.js';
+import type { Validation } from './Validation.js';
 import type { EpochTotals, RunOutcome, TrainingLoopOptions, TrainingLoopState, TrainingPosition } from './trainingLoopOptions.js';
 import { Verification, type VerificationCounts } from './Verification.js';
 import { watchRound } from './watchRound.js';
@@ -30,7 +31,7 @@ class StopRequested extends Error {}
 /**
  * The job's epochs: waits for `minWorkers`, then runs one step round per global batch (the
  * parameter server updates after each), reports every step and epoch, and validates after each
- * epoch. Its position (epoch, batch, global step) and the running epoch sums are explicit values,
+ * epoch (a forward-only round on the workers). Its position (epoch, batch, global step) and the running epoch sums are explicit values,
  * so a run can be reported, checkpointed and continued from them. Holds the --worker-timeout clock.
  */
 export class TrainingLoop {
@@ -156,14 +157,13 @@ export class TrainingLoop {
         const { epoch } = this.position;
         const batches = planEpoch(epochOrder(data.train.rows, config.seed, epoch, config.shuffle), epoch, config.batchSize, chunkSizeOf(config));
         for (const plan of batches.slice(this.position.batch)) {
-          if (this.stopReason !== undefined) return 'stopped';
           const stepStarted = performance.now();
           await this.runStep(plan, batches.length);
           this.totals.seconds += (performance.now() - stepStarted) / 1000;
           const every = this.options.checkpointEvery ?? 0;
           if (every > 0 && this.position.step % every === 0 && this.position.batch < batches.length) this.options.onCheckpoint?.('steps');
         }
-        this.endEpoch();
+        await this.endEpoch();
         this.options.onCheckpoint?.('epoch');
       }
       return 'finished';
@@ -175,13 +175,10 @@ export class TrainingLoop {
     }
   }
 
-  private async runStep(plan: BatchPlan, batches: number): Promise<void> {
-    if (this.aborted) throw this.aborted;
-    const { config, server, log } = this.options;
-    const { step } = this.position;
-    const started = performance.now();
-    const { data, workers, maxChunkGradNorm, chunkTimeoutMs } = this.options;
-    const round = createRound(step, plan, {
+  /** What every round takes from the loop: the job, the workers, and the clocks the rounds share. */
+  private roundContext(): RoundContext {
+    const { config, data, server, workers, log, maxChunkGradNorm } = this.options;
+    return {
       config,
       data,
       server,
@@ -193,7 +190,14 @@ export class TrainingLoop {
       unpaired: this.unpaired,
       ...(this.verification ? { verification: this.verification } : {}),
       ...(maxChunkGradNorm !== undefined ? { maxChunkGradNorm } : {}),
-    });
+    };
+  }
+
+  /** Starts a round as the current one and waits, watching it, until every chunk is in; rejects if it fails (an abort, a stop). */
+  private async runRound(round: StepRound<WorkerSession>): Promise<void> {
+    if (this.aborted) throw this.aborted;
+    if (this.stopReason !== undefined) throw new StopRequested(this.stopReason);
+    const { log, chunkTimeoutMs } = this.options;
     this.current = round;
     round.start();
     const stopWatching = watchRound(round, {
@@ -209,6 +213,14 @@ export class TrainingLoop {
     } finally {
       stopWatching();
     }
+  }
+
+  private async runStep(plan: BatchPlan, batches: number): Promise<void> {
+    const { server, log } = this.options;
+    const { step } = this.position;
+    const started = performance.now();
+    const round = createRound(step, plan, this.roundContext());
+    await this.runRound(round);
     const gathered = performance.now();
     try {
       server.update();
@@ -228,9 +240,13 @@ export class TrainingLoop {
     this.options.onStep?.({ epoch: plan.epoch, batch: plan.batch, batches, step: step + 1, samples: plan.size, loss: batchLoss / plan.size });
   }
 
-  private endEpoch(): void {
-    const { config, data, validation, server, log } = this.options;
-    this.current = undefined;
+  /**
+   * Reports the epoch, after validating it. Until the report is in the history the position stays
+   * at the epoch's end, so a checkpoint taken meanwhile (a stop during validation) resumes by
+   * validating the same weights again.
+   */
+  private async endEpoch(): Promise<void> {
+    const { config, data, validation, log } = this.options;
     const report: EpochReport = {
       epoch: this.position.epoch + 1,
       epochs: config.epochs,
@@ -239,13 +255,28 @@ export class TrainingLoop {
     };
     if (validation) {
       this.options.onValidate?.({ epoch: report.epoch, samples: validation.data.rows });
-      Object.assign(report, validation.evaluate(server.params));
+      Object.assign(report, await this.validate(validation));
     }
+    this.current = undefined;
     this.history.push(report);
     log.info('epoch done', { ...report, ...(this.verification ? { verification: this.verificationCounts } : {}) });
     this.options.onEpoch?.(report);
     this.position = { epoch: this.position.epoch + 1, batch: 0, step: this.position.step };
     this.totals = this.freshTotals();
+  }
+
+  /**
+   * Validation on the workers: the validation rows as a forward-only round on the weights the
+   * epoch ended with (no update runs until it is done), through the same machinery as a step, so
+   * a worker that leaves loses nothing and its chunks go to the others.
+   */
+  private async validate(validation: Validation): Promise<Pick<EpochReport, 'valLoss' | 'valMetrics'>> {
+    const started = performance.now();
+    const { epoch, step } = this.position;
+    const round = createRound(step, validation.plan(epoch), this.roundContext(), 'evaluate');
+    await this.runRound(round);
+    this.options.log.debug('validation done', { epoch: epoch + 1, chunks: round.plan.chunks.length, ms: +(performance.now() - started).toFixed(1) });
+    return validation.figures(round);
   }
 
   private freshTotals(): EpochTotals {

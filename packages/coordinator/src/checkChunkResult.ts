@@ -15,7 +15,8 @@ export type CheckedResult<W> = { opinion: Opinion<W> } | { problem: string; nonF
 
 /**
  * The checks on one chunk result before it counts: its sample and metric counts and its gradient's
- * layout (a ProtocolError naming `peer`: a malformed result costs the peer its connection), then
+ * layout, by the sink's decode (a training result must carry a gradient, a forward-only one none;
+ * a ProtocolError naming `peer`: a malformed result costs the peer its connection), then
  * its numbers: every value finite (the gradient, the loss and each metric statistic), and, with a bound,
  * the gradient's L2 norm. A problem with the numbers is returned, not thrown: whether it stops the
  * job or only the peer is the step round's call.

@@ -2,8 +2,9 @@ import type { BatchPlan, JobConfig, Log, PreparedData } from '@adamant/core';
 import type { ChunkDeadline } from './ChunkDeadline.js';
 import type { ChunkLatency } from './ChunkLatency.js';
 import type { ParameterServer } from './ParameterServer.js';
-import { StepRound } from './StepRound.js';
+import { StepRound, type RoundKind } from './StepRound.js';
 import { stepMessage } from './stepMessage.js';
+import { ForwardOnlySink } from './Validation.js';
 import type { Verification } from './Verification.js';
 import type { WorkerSession } from './WorkerServer.js';
 import type { WorkerTimeoutClock } from './WorkerTimeoutClock.js';
@@ -37,20 +38,28 @@ export interface RoundContext {
  * The round of global step `step` over batch `plan`, wired to the job: it sends step messages,
  * drops and quarantines workers through the pool, feeds the chunk deadline and latency, starts
  * the worker-timeout clock while chunks wait, and logs what happens. Not started yet.
+ *
+ * Kind 'evaluate': the validation round on the weights of step `step`, over `plan`'s rows of the
+ * validation split, forward only. Its chunk times stay out of the latency record, which measures
+ * training chunks.
  */
-export function createRound(step: number, plan: BatchPlan, context: RoundContext): StepRound<WorkerSession> {
+export function createRound(step: number, plan: BatchPlan, context: RoundContext, kind: RoundKind = 'train'): StepRound<WorkerSession> {
   const { config, data, server, workers, log, deadline, clock } = context;
   const names = (sessions: WorkerSession[]) => sessions.map((s) => s.name).join(', ');
+  const training = kind === 'train';
+  const rows = training ? data.train : data.validation;
+  const sent = training ? 'chunks sent' : 'validation chunks sent';
   return new StepRound<WorkerSession>({
     step,
     plan,
+    kind,
     metricNames: config.metrics,
-    sink: server,
+    sink: training ? server : new ForwardOnlySink(),
     workers: () => workers.ready,
     dispatch: (session, indices) => {
-      log.debug('chunks sent', { worker: session.name, step, chunks: indices });
+      log.debug(sent, { worker: session.name, step, chunks: indices });
       deadline.handed(session, step, indices[0]!, performance.now());
-      workers.send(session, stepMessage(step, plan, indices, data.train, server, config.seed));
+      workers.send(session, stepMessage(step, plan, indices, rows, server, config.seed, kind));
     },
     drop: (session, reason, quarantine) => {
       if (quarantine) log.error('worker quarantined: its result contradicts two others; it may not rejoin this job', { worker: session.name, reason });
@@ -58,7 +67,7 @@ export function createRound(step: number, plan: BatchPlan, context: RoundContext
       deadline.forget(session);
       workers.drop(session, reason, quarantine);
     },
-    timed: (ms) => context.latency.record(ms),
+    ...(training ? { timed: (ms: number) => context.latency.record(ms) } : {}),
     starved: (chunks) => {
       log.warn('no worker is ready; waiting for one to join', { step, chunks });
       clock.start('no worker has been ready');

@@ -1,18 +1,30 @@
 import { floatBytes, gatherRows, mixSeed, SEED_PURPOSE, type BatchPlan, type Dataset, type StepMessage } from '@adamant/core';
 import type { ParameterServer } from './ParameterServer.js';
+import type { RoundKind } from './stepRoundOptions.js';
 
 /**
  * The `step` message that hands chunks `indices` of a batch to one worker: the current weights
- * (with an embedding, only the table rows these chunks read), and for each chunk its rows and
- * its dropout seed. Workers need no shared filesystem.
+ * (with an embedding, only the table rows these chunks read), and for each chunk its rows of
+ * `rows` (the training split, or the validation split) and its dropout seed. Workers need no
+ * shared filesystem. A forward-only message (kind 'evaluate') is marked so; its chunks draw no
+ * dropout, so their seed is 0.
  */
-export function stepMessage(step: number, plan: BatchPlan, indices: readonly number[], train: Dataset, server: ParameterServer, seed: number): StepMessage {
+export function stepMessage(
+  step: number,
+  plan: BatchPlan,
+  indices: readonly number[],
+  rows: Dataset,
+  server: ParameterServer,
+  seed: number,
+  kind: RoundKind = 'train',
+): StepMessage {
   const inputs: Float32Array[] = [];
   const chunks = indices.map((index) => {
     const chunk = plan.chunks[index]!;
-    const { x, y } = gatherRows(train, chunk.rows);
+    const { x, y } = gatherRows(rows, chunk.rows);
     inputs.push(x);
-    return { index, samples: chunk.rows.length, seed: mixSeed(seed, SEED_PURPOSE.dropout, step, index), x: floatBytes(x), y: floatBytes(y) };
+    const chunkSeed = kind === 'train' ? mixSeed(seed, SEED_PURPOSE.dropout, step, index) : 0;
+    return { index, samples: chunk.rows.length, seed: chunkSeed, x: floatBytes(x), y: floatBytes(y) };
   });
-  return { type: 'step', step, weights: server.denseWeightBytes(), ...server.tableRowsFor(inputs), chunks };
+  return { type: 'step', step, ...(kind === 'evaluate' ? { evaluate: true } : {}), weights: server.denseWeightBytes(), ...server.tableRowsFor(inputs), chunks };
 }

@@ -11,12 +11,18 @@ export interface RoundWorker {
   readonly backend?: string;
 }
 
-/** The parts of the parameter server a round feeds. */
+/** The parts of the parameter server a round feeds (a forward-only round: Validation.ts's ForwardOnlySink). */
 export type GradientSink = Pick<ParameterServer, 'beginStep' | 'decode' | 'nonFinite' | 'has' | 'add' | 'complete'>;
 
+/** What a round's chunks compute: gradients (a training step), or forward only, loss and metric statistics (validation). */
+export type RoundKind = 'train' | 'evaluate';
+
 export interface StepRoundOptions<W extends RoundWorker> {
+  /** The weights' step: the round's chunks are computed on the weights after `step` updates. */
   step: number;
   plan: BatchPlan;
+  /** Default 'train'. Results count only in a round of their own kind (their `evaluate` mark). */
+  kind?: RoundKind;
   /** The job's metrics, in order (their statistics come with every chunk). */
   metricNames: readonly import('@adamant/core').MetricName[];
   sink: GradientSink;
@@ -54,6 +60,7 @@ export interface Duplicate<W> {
 
 /**
  * How a chunk result was taken: it completed its chunk, is held until another worker's result
- * agrees, was refused (its worker was dropped), or is not counted (another step, not owed).
+ * agrees, was refused (its worker was dropped), or is not counted (another round: another step
+ * or kind; or not owed).
  */
 export type Receipt = 'accepted' | 'held' | 'refused' | 'late' | 'not owed';

@@ -117,4 +117,15 @@ describe('watchRound: the chunk deadline', () => {
     expect(log.warnings).toEqual([{ message: 'step still waiting for chunks', fields: { step: 7, seconds: 15, chunks: '0 (a); 1 (a); 2 (a); 3 (a)' } }]);
     stop();
   });
+
+  it('says it of a validation round as validation', () => {
+    const a = new FakeWorker('a');
+    const deadline = new ChunkDeadline<FakeWorker>();
+    const { round } = setUp([a], { now, kind: 'evaluate' });
+    const log = recordingLog();
+    const stop = watchRound(round, { log, deadline, latency: new ChunkLatency(), duplicateStragglers: false, statusEveryMs: 15_000, now });
+    vi.advanceTimersByTime(15_050);
+    expect(log.warnings.map((w) => w.message)).toEqual(['validation still waiting for chunks']);
+    stop();
+  });
 });

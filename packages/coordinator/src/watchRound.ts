@@ -48,7 +48,8 @@ export function watchRound<W extends RoundWorker>(round: StepRound<W>, options: 
     if (time < nextStatus) return;
     nextStatus = time + options.statusEveryMs;
     const waiting = round.outstanding().map(({ index, workers }) => `${index}${workers.length ? ` (${workers.map((w) => w.name).join(', ')})` : ' (no worker ready)'}`);
-    log.warn('step still waiting for chunks', { step: round.step, seconds: Math.round((time - started) / 1000), chunks: waiting.join('; ') });
+    const what = round.kind === 'evaluate' ? 'validation still waiting for chunks' : 'step still waiting for chunks';
+    log.warn(what, { step: round.step, seconds: Math.round((time - started) / 1000), chunks: waiting.join('; ') });
   }, Math.min(100, options.statusEveryMs));
   return () => clearInterval(timer);
 }

@@ -81,7 +81,9 @@ export { padSequence, Tokenizer, type TokenizerJSON, wordsOf } from './data/toke
 export { activate, activationBackward, sigmoid } from './model/activations.js';
 export { type BackendOptions, useBackend } from './model/backend.js';
 export { type BuildOptions, buildModel, type EmbeddingTable, embeddingTable, hasEmbedding, layerName, resolveInputShape, sampleShape } from './model/buildModel.js';
-export { evaluateSaved, type Evaluation, predictTexts, readDataFor, type SavedModel, loadSavedModel } from './model/inference.js';
+export { type ClassCount, EVALUATION_ROWS, type Evaluation, EvaluationTally, type TallySpec } from './model/evaluation.js';
+export { loadSavedModel, readDataFor, type SavedModel } from './model/inference.js';
+export { readTableInput, tableInput, textInput } from './model/predictInput.js';
 export { type ParamEntry, ParamLayout, weightNameAt } from './model/layout.js';
 export { type EvalSums, evaluateSums, meansOf, perSampleLoss } from './model/losses.js';
 export {
@@ -109,14 +111,20 @@ export { fileLoadHandler, loadModel, MODEL_JSON, saveModel, WEIGHTS_BIN } from '
 
 // ---- optimizers -------------------------------------------------------------------------
 export { Adam } from './optim/adam.js';
+export { AdamW } from './optim/adamw.js';
+export { type ClippingMode, createGradientClipping, GradientClipping } from './optim/clipping.js';
 export { createOptimizer } from './optim/createOptimizer.js';
-export type { Optimizer, OptimizerState } from './optim/optimizer.js';
+export type { Optimizer, OptimizerState, WeightRange } from './optim/optimizer.js';
+export { cosineDecay, exponentialDecay, learningRateAt, piecewiseConstantDecay } from './optim/schedules.js';
+export { SGD } from './optim/sgd.js';
 
 // ---- wire -------------------------------------------------------------------------------
 export { authProof, NONCE_BYTES, newNonce, PROOF_BYTES, proofMatches } from './wire/auth.js';
 export { floatBytes, readFloats, readUint32s, wordBytes } from './wire/bytes.js';
 export { createCodec, type MessageCodec } from './wire/codec.js';
 export {
+  checkForwardOnlyResult,
+  type ChunkEvaluation,
   type ChunkGradient,
   type ChunkGradientPart,
   decodeChunkGradient,

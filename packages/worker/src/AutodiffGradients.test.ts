@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { addMetricStatistics, buildModel, emptyMetricStatistics, mulberry32, ParamLayout, type WorkerJob } from '@adamant/core';
 import { AutodiffGradients } from './AutodiffGradients.js';
+import { FusedGradients } from './fused/FusedGradients.js';
 
 const SAMPLES = 9;
 const LENGTH = 6;
@@ -97,5 +98,51 @@ describe('AutodiffGradients', () => {
     const scale = whole.dense.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
     for (let k = 0; k < whole.dense.length; k++) expect(Math.abs(first.dense[k]! + rest.dense[k]! - whole.dense[k]!)).toBeLessThanOrEqual(1e-5 * scale);
     expect(first.lossSum + rest.lossSum).toBeCloseTo(whole.lossSum, 5);
+  });
+
+  describe('evaluate (forward-only chunks: validation)', () => {
+    // A dropout layer: training draws masks from the chunk's seed, evaluation runs without them.
+    const withDropout: WorkerJob = {
+      ...binary,
+      layers: [binary.layers[0]!, binary.layers[1]!, { type: 'dropout', rate: 0.5 }, binary.layers[2]!],
+    };
+
+    it('runs in inference mode: the loss sum and metric statistics of tfjs predict, the same bits every time, whatever the dropout seed', () => {
+      const { job, weights, x, y } = chunk(withDropout, 2);
+      const path = AutodiffGradients.create(job, 'cpu');
+      path.setWeights(weights);
+      const evaluated = path.evaluate(x, y, SAMPLES);
+      expect(path.evaluate(x, y, SAMPLES)).toEqual(evaluated);
+      // Training mode does draw dropout: two seeds, two losses; neither is the inference loss.
+      const [trainedA, trainedB] = [path.compute(x, y, SAMPLES, 1).lossSum, path.compute(x, y, SAMPLES, 2).lossSum];
+      expect(trainedA).not.toBe(trainedB);
+      expect([trainedA, trainedB]).not.toContain(evaluated.lossSum);
+      path.dispose();
+
+      const p = predictions(job, weights, x);
+      const expectedLoss = tf.tidy(() => tf.metrics.binaryCrossentropy(tf.tensor2d(y, [SAMPLES, 1]), tf.tensor2d(p, [SAMPLES, 1])).sum().dataSync()[0]!);
+      expect(evaluated.lossSum / expectedLoss - 1).toBeCloseTo(0, 6);
+      const expected = emptyMetricStatistics(job.metrics);
+      addMetricStatistics(job.metrics, p, y, SAMPLES, 1, expected);
+      expect(evaluated.metricSums).toEqual(expected);
+    });
+
+    it('agrees with the fused path\'s evaluate to 1e-5', () => {
+      for (const [job, classes] of [
+        [withDropout, 2],
+        [multiClass, 3],
+      ] as const) {
+        const { job: sized, weights, x, y } = chunk(job, classes);
+        const autodiff = AutodiffGradients.create(sized, 'cpu');
+        const fused = new FusedGradients(sized, 'cpu');
+        autodiff.setWeights(weights);
+        fused.setWeights(weights);
+        const [a, f] = [autodiff.evaluate(x, y, SAMPLES), fused.evaluate(x, y, SAMPLES)];
+        autodiff.dispose();
+        fused.dispose();
+        expect(Math.abs(f.lossSum - a.lossSum)).toBeLessThanOrEqual(1e-5 * Math.abs(a.lossSum));
+        expect(f.metricSums).toEqual(a.metricSums);
+      }
+    });
   });
 });

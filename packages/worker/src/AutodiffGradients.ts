@@ -10,7 +10,7 @@ import {
   type ResolvedBackend,
   type WorkerJob,
 } from '@adamant/core';
-import { checkTokenIds, touchedRows, type ChunkGradient, type GradientPath } from './GradientPath.js';
+import { checkTokenIds, touchedRows, type ChunkEvaluation, type ChunkGradient, type GradientPath } from './GradientPath.js';
 
 /**
  * Computes the gradient sum of one chunk with TensorFlow.js autodiff: the general path, for
@@ -52,14 +52,20 @@ export class AutodiffGradients implements GradientPath {
     this.layout.write(this.model, flat);
   }
 
-  /** Gradient sum, loss sum and metric statistics of `samples` rows (x: samples x inputShape, y: one target per sample). */
-  compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient {
+  /** Checks a chunk's shapes, and its token ids when the model starts with an embedding. */
+  private checkChunk(x: Float32Array, y: Float32Array, samples: number): void {
     const perSample = this.job.inputShape.reduce((a, b) => a * b, 1);
     if (x.length !== samples * perSample || y.length !== samples) {
       throw new ShapeError(`chunk of ${samples} samples has ${x.length} inputs and ${y.length} targets; expected ${samples * perSample} and ${samples}`);
     }
     const first = this.job.layers[0]!;
     if (first.type === 'embedding') checkTokenIds(x, perSample, first.inputDim);
+  }
+
+  /** Gradient sum, loss sum and metric statistics of `samples` rows (x: samples x inputShape, y: one target per sample). */
+  compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient {
+    this.checkChunk(x, y, samples);
+    const first = this.job.layers[0]!;
     // Dropout masks depend on the chunk's seed alone, never on which worker draws them.
     for (const { layer, index } of this.dropoutLayers) (layer as unknown as { seed: number }).seed = mixSeed(seed, index);
     const grads = new Float32Array(this.layout.size);
@@ -93,6 +99,19 @@ export class AutodiffGradients implements GradientPath {
       return { dense: grads.slice(tableSize), sparse, lossSum, metricSums };
     }
     return { dense: grads, lossSum, metricSums };
+  }
+
+  /** Loss sum and metric statistics of `samples` rows, forward only in inference mode (dropout off), as tfjs's `predict` runs. */
+  evaluate(x: Float32Array, y: Float32Array, samples: number): ChunkEvaluation {
+    this.checkChunk(x, y, samples);
+    const metricSums = emptyMetricStatistics(this.job.metrics);
+    const lossSum = tf.tidy(() => {
+      const prediction = this.model.apply(tf.tensor(x, [samples, ...this.job.inputShape], 'float32'), { training: false }) as tf.Tensor;
+      const outputs = prediction.shape[prediction.rank - 1] ?? 1;
+      if (this.job.metrics.length > 0) addMetricStatistics(this.job.metrics, prediction.dataSync(), y, samples, outputs, metricSums);
+      return perSampleLoss(this.job.loss, tf.tensor(y, [samples, 1], 'float32'), prediction).sum().dataSync()[0]!;
+    });
+    return { lossSum, metricSums };
   }
 
   dispose(): void {

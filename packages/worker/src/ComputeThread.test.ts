@@ -130,6 +130,34 @@ describe('the compute thread', () => {
     local.dispose();
   });
 
+  it('evaluates forward-only chunks with the bits of the in-process path, on either path, and between training steps', async () => {
+    for (const [base, local] of [
+      [denseJob, (job: WorkerJob) => AutodiffGradients.create(job, 'cpu')],
+      [textJob, (job: WorkerJob) => new FusedGradients(job, 'cpu')],
+    ] as const) {
+      const { job, weights } = withWeights(base, 8);
+      const thread = await start(job);
+      const path = local(job);
+      const chunks = chunksFor(job, 3, 6, 12);
+      path.setWeights(weights);
+      const expected = chunks.map((c) => ({ index: c.index, evaluation: path.evaluate(c.x, c.y, c.samples) }));
+      const evaluate = async () => {
+        const results: { index: number; evaluation: unknown }[] = [];
+        const copies = chunks.map((c) => ({ ...c, x: c.x.slice(), y: c.y.slice() }));
+        const timing = await thread.runEvaluation(() => thread.weights.set(weights), copies, (index, evaluation) => results.push({ index, evaluation }));
+        expect(timing.computed).toBe(chunks.length);
+        return results;
+      };
+      const evaluated = await evaluate();
+      expect(evaluated).toEqual(expected);
+      expect(evaluated.every(({ evaluation }) => Object.keys(evaluation as object).sort().join() === 'lossSum,metricSums')).toBe(true);
+      // A training step in between changes nothing of the next evaluation.
+      expect(await onThread(thread, weights, chunks)).toEqual(inProcess(path, weights, chunks));
+      expect(await evaluate()).toEqual(expected);
+      path.dispose();
+    }
+  });
+
   it('takes ADAMANT_GRADIENTS=autodiff from the environment it inherits', async () => {
     const { job, weights } = withWeights(textJob, 6);
     process.env.ADAMANT_GRADIENTS = 'autodiff';

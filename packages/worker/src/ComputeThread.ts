@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { AdamantError, toAdamantError, type ChunkGradient, type ResolvedBackend, type WorkerJob } from '@adamant/core';
+import { AdamantError, toAdamantError, type ChunkEvaluation, type ChunkGradient, type ResolvedBackend, type WorkerJob } from '@adamant/core';
 import type { ChunkInput, ComputeStepRequest, ComputeThreadData, ComputeThreadReply } from './computeThreadMessages.js';
 
 export type { ChunkInput };
@@ -18,11 +18,11 @@ export interface StepTiming {
   computeMs: number;
 }
 
-interface RunningStep {
-  onChunk: (index: number, gradient: ChunkGradient) => void;
+/** The step the thread computes now: its chunks' gradients, or forward only, their statistics. */
+type RunningStep = {
   resolve: (timing: StepTiming) => void;
   reject: (error: AdamantError) => void;
-}
+} & ({ evaluate: false; onChunk: (index: number, gradient: ChunkGradient) => void } | { evaluate: true; onChunk: (index: number, evaluation: ChunkEvaluation) => void });
 
 /** The error a thread reported, with the code and message it had there (and its stack, for ADAMANT_DEBUG). */
 function errorFromThread(reply: Extract<ComputeThreadReply, { type: 'error' }>): AdamantError {
@@ -40,12 +40,13 @@ function owned(array: Float32Array): Float32Array<ArrayBuffer> {
 /**
  * The worker's compute thread, seen from the main thread: a `worker_threads` Worker holding the
  * gradient path, so that a long chunk never keeps the main thread from answering pings and
- * reading frames. Started once per job with `ComputeThread.start(job)`; `runStep` then computes
- * one step at a time. The weights live in `weights`, a SharedArrayBuffer view that `runStep`'s
- * `load` callback writes while the thread is idle; the thread reads it for the step that follows.
+ * reading frames. Started once per job with `ComputeThread.start(job)`; `runStep` (gradients) and
+ * `runEvaluation` (forward only) then compute one step at a time. The weights live in `weights`,
+ * a SharedArrayBuffer view that their `load` callback writes while the thread is idle; the thread
+ * reads it for the step that follows.
  */
 export class ComputeThread {
-  /** The shared parameter vector: written only inside runStep's `load`, read by the thread. */
+  /** The shared parameter vector: written only inside a step's `load`, read by the thread. */
   readonly weights: Float32Array;
   backend: ResolvedBackend = 'cpu';
   private readonly cancelFlag: Int32Array;
@@ -69,7 +70,11 @@ export class ComputeThread {
             this.backend = reply.backend;
             return resolve();
           case 'chunk':
-            return this.step?.onChunk(reply.index, reply.gradient);
+            if (this.step?.evaluate === false) this.step.onChunk(reply.index, reply.gradient);
+            return;
+          case 'evaluated':
+            if (this.step?.evaluate === true) this.step.onChunk(reply.index, reply.evaluation);
+            return;
           case 'stepDone': {
             const { computed, setWeightsMs, computeMs } = reply;
             this.step?.resolve({ computed, setWeightsMs, computeMs });
@@ -114,6 +119,18 @@ export class ComputeThread {
    * the thread's error, or `load`'s.
    */
   runStep(load: () => void, chunks: ChunkInput[], onChunk: (index: number, gradient: ChunkGradient) => void): Promise<StepTiming> {
+    return this.run(load, chunks, (resolve, reject) => ({ evaluate: false, onChunk, resolve, reject }));
+  }
+
+  /**
+   * Like `runStep`, for forward-only chunks (validation): `onChunk` gets each chunk's loss sum and
+   * metric statistics, computed in inference mode; no gradient.
+   */
+  runEvaluation(load: () => void, chunks: ChunkInput[], onChunk: (index: number, evaluation: ChunkEvaluation) => void): Promise<StepTiming> {
+    return this.run(load, chunks, (resolve, reject) => ({ evaluate: true, onChunk, resolve, reject }));
+  }
+
+  private run(load: () => void, chunks: ChunkInput[], running: (resolve: RunningStep['resolve'], reject: RunningStep['reject']) => RunningStep): Promise<StepTiming> {
     const run = this.tail.then(
       () =>
         new Promise<StepTiming>((resolve, reject) => {
@@ -122,8 +139,8 @@ export class ComputeThread {
           Atomics.store(this.cancelFlag, 0, 0);
           const inputs = chunks.map((c) => ({ ...c, x: owned(c.x), y: owned(c.y) }));
           const transfer = new Set(inputs.flatMap((c) => [c.x.buffer, c.y.buffer]));
-          this.step = { onChunk, resolve, reject };
-          const request: ComputeStepRequest = { type: 'step', chunks: inputs };
+          this.step = running(resolve, reject);
+          const request: ComputeStepRequest = { type: 'step', evaluate: this.step.evaluate, chunks: inputs };
           this.thread.postMessage(request, [...transfer]);
         }),
     );

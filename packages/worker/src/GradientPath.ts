@@ -1,9 +1,9 @@
-import { distinctRows, gatherTableRows, ShapeError, type ChunkGradient, type ResolvedBackend, type SparseRows } from '@adamant/core';
+import { distinctRows, gatherTableRows, ShapeError, type ChunkEvaluation, type ChunkGradient, type ResolvedBackend, type SparseRows } from '@adamant/core';
 
-// A chunk's gradient (ChunkGradient, SparseRows) is a wire payload: its type lives in core.
-export type { ChunkGradient, SparseRows };
+// A chunk's gradient (ChunkGradient, SparseRows) and statistics (ChunkEvaluation) are wire payloads: their types live in core.
+export type { ChunkEvaluation, ChunkGradient, SparseRows };
 
-/** One way of computing a chunk's gradient: tfjs autodiff, or the fused path (fused/FusedGradients.ts). */
+/** One way of computing a chunk's gradient, or its statistics alone: tfjs autodiff, or the fused path (fused/FusedGradients.ts). */
 export interface GradientPath {
   readonly backend: ResolvedBackend;
   readonly paramCount: number;
@@ -14,6 +14,11 @@ export interface GradientPath {
    * The returned arrays may be reused by the next call: encode or copy them first.
    */
   compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient;
+  /**
+   * The loss sum and metric statistics of a forward-only chunk (validation): inference mode, so
+   * no dropout and no gradient. Depends only on the rows and the weights, like `compute`.
+   */
+  evaluate(x: Float32Array, y: Float32Array, samples: number): ChunkEvaluation;
   dispose(): void;
 }
 

@@ -1,6 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { toAdamantError, type ChunkGradient } from '@adamant/core';
-import type { ChunkInput, ComputeStepRequest, ComputeThreadData, ComputeThreadReply } from './computeThreadMessages.js';
+import type { ComputeStepRequest, ComputeThreadData, ComputeThreadReply } from './computeThreadMessages.js';
 import { createGradientPath } from './createGradientPath.js';
 import type { GradientPath } from './GradientPath.js';
 
@@ -13,8 +13,8 @@ import type { GradientPath } from './GradientPath.js';
  */
 
 /**
- * ADAMANT_SLOW_CHUNK_MS=N, a testing aid: wait N ms before each chunk, to play a chunk slower
- * than the heartbeat. It only delays; what is computed, and so every result, stays the same.
+ * ADAMANT_SLOW_CHUNK_MS=N, a testing aid: wait N ms before each chunk (forward-only ones too), to
+ * play a chunk slower than the heartbeat. It only delays; what is computed, and so every result, stays the same.
  */
 const slowChunkMs = Math.max(0, Number(process.env.ADAMANT_SLOW_CHUNK_MS) || 0);
 
@@ -38,7 +38,7 @@ function ownBuffers(result: ChunkGradient): { gradient: ChunkGradient; buffers: 
   return { gradient: { ...result, dense, sparse: { rows, values } }, buffers: [dense.buffer, rows.buffer, values.buffer] };
 }
 
-function computeStep(port: MessagePort, path: GradientPath, weights: Float32Array, cancel: Int32Array, chunks: ChunkInput[]): void {
+function computeStep(port: MessagePort, path: GradientPath, weights: Float32Array, cancel: Int32Array, { chunks, evaluate }: ComputeStepRequest): void {
   const started = performance.now();
   // The main thread wrote this step's weights before posting the request and leaves them alone until stepDone.
   path.setWeights(weights);
@@ -48,8 +48,12 @@ function computeStep(port: MessagePort, path: GradientPath, weights: Float32Arra
     if (Atomics.load(cancel, 0) !== 0) break;
     // Waits on the cancel flag itself, so a cancelled step does not sit out the delay.
     if (slowChunkMs > 0 && Atomics.wait(cancel, 0, 0, slowChunkMs) !== 'timed-out') break;
-    const { gradient, buffers } = ownBuffers(path.compute(chunk.x, chunk.y, chunk.samples, chunk.seed));
-    post(port, { type: 'chunk', index: chunk.index, gradient }, buffers);
+    if (evaluate) {
+      post(port, { type: 'evaluated', index: chunk.index, evaluation: path.evaluate(chunk.x, chunk.y, chunk.samples) });
+    } else {
+      const { gradient, buffers } = ownBuffers(path.compute(chunk.x, chunk.y, chunk.samples, chunk.seed));
+      post(port, { type: 'chunk', index: chunk.index, gradient }, buffers);
+    }
     computed++;
   }
   post(port, { type: 'stepDone', computed, setWeightsMs: loaded - started, computeMs: performance.now() - loaded });
@@ -62,7 +66,7 @@ async function serve(port: MessagePort, data: ComputeThreadData): Promise<void> 
   // Steps come one at a time (the main thread waits for stepDone), and each runs to its end synchronously.
   port.on('message', (request: ComputeStepRequest) => {
     try {
-      computeStep(port, path, weights, cancel, request.chunks);
+      computeStep(port, path, weights, cancel, request);
     } catch (err) {
       postError(port, err);
     }

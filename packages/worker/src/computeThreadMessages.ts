@@ -1,4 +1,4 @@
-import type { ChunkGradient, ErrorCode, ResolvedBackend, WorkerJob } from '@adamant/core';
+import type { ChunkEvaluation, ChunkGradient, ErrorCode, ResolvedBackend, WorkerJob } from '@adamant/core';
 
 /**
  * What crosses the boundary between a worker's main thread (socket, heartbeat, message order,
@@ -30,9 +30,13 @@ export interface ChunkInput {
   y: Float32Array;
 }
 
-/** Main thread -> compute thread: "load the shared weights, then compute these chunks in order." */
+/**
+ * Main thread -> compute thread: "load the shared weights, then compute these chunks in order":
+ * their gradients, or with `evaluate`, forward only, their loss and metric statistics.
+ */
 export interface ComputeStepRequest {
   type: 'step';
+  evaluate: boolean;
   chunks: ChunkInput[];
 }
 
@@ -42,6 +46,8 @@ export type ComputeThreadReply =
   | { type: 'ready'; backend: ResolvedBackend; paramCount: number }
   /** "Here is chunk `index` of the current step." Sent as each chunk finishes. */
   | { type: 'chunk'; index: number; gradient: ChunkGradient }
+  /** "Here are the statistics of forward-only chunk `index` of the current step." */
+  | { type: 'evaluated'; index: number; evaluation: ChunkEvaluation }
   /** "The step is over: every chunk computed, or the rest skipped because it was cancelled." */
   | { type: 'stepDone'; computed: number; setWeightsMs: number; computeMs: number }
   /** "I cannot go on: here is why." Errors keep their code and message across the boundary. */

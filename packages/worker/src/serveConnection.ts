@@ -11,6 +11,8 @@ import {
   readFloats,
   ShapeError,
   toAdamantError,
+  type ChunkEvaluation,
+  type ChunkGradient,
   type CoordinatorMessage,
   type Log,
   type MessageCodec,
@@ -157,22 +159,26 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
       y: readFloats(chunk.y, chunk.samples, `chunk ${chunk.index} targets`, peer),
     }));
     const samplesOf = new Map(chunks.map((c) => [c.index, c.samples]));
+    const load = () => job.mirror.update(message, peer);
+    // Once the connection is gone the coordinator hands a chunk to another worker: its result is dropped.
+    const deliver = (index: number, result: ChunkGradient | ChunkEvaluation): boolean => {
+      if (socket.readyState !== WebSocket.OPEN) return false;
+      send(encodeChunkResult(message.step, index, samplesOf.get(index)!, result));
+      return true;
+    };
     stepInFlight = true;
     try {
-      const timing = await job.compute.runStep(
-        () => job.mirror.update(message, peer),
-        chunks,
-        (index, gradient) => {
-          // Once the connection is gone the coordinator hands this chunk to another worker: drop it.
-          if (socket.readyState !== WebSocket.OPEN) return;
-          const samples = samplesOf.get(index)!;
-          send(encodeChunkResult(message.step, index, samples, gradient));
-          summary.chunks++;
-          summary.samples += samples;
-        },
-      );
-      if (timing.computed === chunks.length) summary.steps++;
-      log.debug('step computed', { step: message.step, chunks: timing.computed, setWeightsMs: +timing.setWeightsMs.toFixed(1), computeMs: +timing.computeMs.toFixed(1) });
+      // Forward-only chunks (validation) are not training: the summary counts neither them nor their samples.
+      const timing = message.evaluate
+        ? await job.compute.runEvaluation(load, chunks, deliver)
+        : await job.compute.runStep(load, chunks, (index, gradient) => {
+            if (!deliver(index, gradient)) return;
+            summary.chunks++;
+            summary.samples += samplesOf.get(index)!;
+          });
+      if (timing.computed === chunks.length && !message.evaluate) summary.steps++;
+      const what = message.evaluate ? 'chunks evaluated' : 'step computed';
+      log.debug(what, { step: message.step, chunks: timing.computed, setWeightsMs: +timing.setWeightsMs.toFixed(1), computeMs: +timing.computeMs.toFixed(1) });
     } finally {
       stepInFlight = false;
     }

@@ -1,38 +1,66 @@
 import { readFileSync } from 'node:fs';
-import { evaluateSaved, loadSavedModel, predictTexts, useBackend, type BackendName } from '@adamant/core';
+import { DataError, readDataFor, readTableInput, textInput, type BackendName } from '@adamant/core';
+import { Inference } from '@adamant/worker';
+import { formatTablePredictions, formatTextPredictions } from './predictionFormat.js';
 
-export interface InferenceOptions {
+export interface InferenceCommandOptions {
   json?: boolean;
   backend?: BackendName;
+  /** false (`--no-fused`): tfjs model.predict even where the model has a fused forward path. */
+  fused?: boolean;
+}
+
+export interface PredictOptions extends InferenceCommandOptions {
+  /** Table models: a CSV file with a header, or "-" for stdin. */
+  csv?: string;
 }
 
 /** `adamant evaluate MODEL_DIR DATA`: loss and metrics of a saved model on a data file. */
-export async function evaluateCommand(modelDir: string, dataFile: string, options: InferenceOptions): Promise<void> {
-  await useBackend(options.backend ?? 'auto');
-  const saved = await loadSavedModel(modelDir);
-  const result = evaluateSaved(saved, dataFile);
-  saved.model.dispose();
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    return;
+export async function evaluateCommand(modelDir: string, dataFile: string, options: InferenceCommandOptions): Promise<void> {
+  const inference = await Inference.load(modelDir, options);
+  try {
+    const { data, skipped } = readDataFor(inference.saved, dataFile);
+    if (data.rows === 0) throw new DataError(`${dataFile}: no rows to evaluate`);
+    const started = performance.now();
+    const { samples, loss, metrics, classes } = inference.evaluate(data);
+    const seconds = (performance.now() - started) / 1000;
+    if (options.json) {
+      const result = { samples, loss, metrics, skipped: skipped.length, ...(classes ? { classes } : {}), path: inference.path, backend: inference.backend, seconds };
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
+    const parts = [`loss ${loss.toPrecision(4)}`, ...Object.entries(metrics).map(([k, v]) => `${k} ${v.toPrecision(4)}`)];
+    const skippedRows = skipped.length ? `, ${skipped.length} bad rows skipped` : '';
+    process.stdout.write(`${parts.join('  ')}  (${samples} samples${skippedRows})\n`);
+  } finally {
+    inference.dispose();
   }
-  const parts = [`loss ${result.loss.toPrecision(4)}`, ...Object.entries(result.metrics).map(([k, v]) => `${k} ${v.toPrecision(4)}`)];
-  const skipped = result.skipped ? `, ${result.skipped} bad rows skipped` : '';
-  process.stdout.write(`${parts.join('  ')}  (${result.samples} samples${skipped})\n`);
 }
 
-/** `adamant predict MODEL_DIR TEXT...`: the model's probability for each text ("-" reads lines from stdin). */
-export async function predictCommand(modelDir: string, texts: string[], options: InferenceOptions): Promise<void> {
-  await useBackend(options.backend ?? 'auto');
-  const inputs = texts.flatMap((t) => (t === '-' ? readFileSync(0, 'utf8').split('\n').filter((line) => line.trim() !== '') : [t]));
-  const saved = await loadSavedModel(modelDir);
-  const outputs = inputs.length ? predictTexts(saved, inputs) : [];
-  saved.model.dispose();
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify(inputs.map((text, i) => ({ text, probability: outputs[i] })))}\n`);
-    return;
+/** Lines of stdin, without empty ones. */
+const stdinLines = (): string[] => readFileSync(0, 'utf8').split(/\r?\n/).filter((line) => line.trim() !== '');
+
+/**
+ * `adamant predict MODEL_DIR [TEXT...]` for text models ("-" reads one text per line from stdin),
+ * `adamant predict MODEL_DIR --csv FILE` for table models ("-" reads the CSV from stdin).
+ */
+export async function predictCommand(modelDir: string, texts: string[], options: PredictOptions): Promise<void> {
+  const inference = await Inference.load(modelDir, options);
+  try {
+    const { saved } = inference;
+    const head = { units: inference.outputs, ...(saved.labels ? { labels: saved.labels } : {}) };
+    const json = options.json === true;
+    if (options.csv !== undefined) {
+      const data = readTableInput(saved, options.csv);
+      const outputs = inference.predict(data.x, data.rows);
+      process.stdout.write(formatTablePredictions(data.rows, { ...head, outputs }, json));
+      return;
+    }
+    const inputs = texts.flatMap((t) => (t === '-' ? stdinLines() : [t]));
+    const x = textInput(saved, inputs);
+    const outputs = inference.predict(x, inputs.length);
+    process.stdout.write(formatTextPredictions(inputs, { ...head, outputs }, json));
+  } finally {
+    inference.dispose();
   }
-  inputs.forEach((text, i) => {
-    process.stdout.write(`${outputs[i]!.toFixed(4)}\t${text}\n`);
-  });
 }

@@ -1,6 +1,20 @@
 import path from 'node:path';
 import { Coordinator, type TrainingResult } from '@adamant/coordinator';
-import { ConfigError, loadJobConfig, loadModel, loadNewestCheckpoint, savedLabels, savedNormalization, savedTokenizer, type BackendName, type Log } from '@adamant/core';
+import {
+  autodiffSlowdown,
+  ConfigError,
+  fusedSupport,
+  loadJobConfig,
+  loadModel,
+  loadNewestCheckpoint,
+  savedLabels,
+  savedNormalization,
+  savedTokenizer,
+  type BackendName,
+  type JobConfig,
+  type LayerSpec,
+  type Log,
+} from '@adamant/core';
 import { ExitCode } from '../errors.js';
 import { TrainingProgress } from '../progress.js';
 
@@ -85,6 +99,7 @@ export async function prepareCoordinator(
   });
   const bad = coordinator.data.badRows;
   if (bad) log.warn(`skipped ${bad.count} bad rows of ${config.data.path}`, { first: bad.examples[0] });
+  warnIfSlowPath(coordinator.layers, config, log);
   if (options.init && !resumed) {
     const initial = await loadModel(options.init);
     coordinator.layout.assertMatches(initial, options.init);
@@ -92,6 +107,18 @@ export async function prepareCoordinator(
     initial.dispose();
   }
   return { coordinator, progress, out, configPath };
+}
+
+/**
+ * Says, before training, when a model with an embedding or recurrent layer cannot take the
+ * workers' fused path: which layer or setting forces tfjs autodiff, and what that costs. Dense-only
+ * models train on autodiff by design, so nothing is said for them.
+ */
+function warnIfSlowPath(layers: readonly LayerSpec[], config: JobConfig, log: Log): void {
+  const support = fusedSupport(layers, config.loss, config.metrics);
+  const wantsFused = layers.some((layer) => layer.type !== 'dense' && layer.type !== 'dropout');
+  if (support.ok || !wantsFused) return;
+  log.warn(`${support.reason}: workers train this model with tfjs autodiff, ${autodiffSlowdown(layers)}`);
 }
 
 /**

@@ -42,7 +42,7 @@ export const RECURRENT_LAYER_TYPES = ['lstm', 'gru'] as const satisfies readonly
 export const MERGE_MODES = ['concat', 'sum', 'ave', 'mul'] as const;
 
 /** Optimizers the parameter server can run. */
-export const OPTIMIZER_NAMES = ['adam'] as const;
+export const OPTIMIZER_NAMES = ['adam', 'adamw', 'sgd'] as const;
 
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type ResolvedBackend = (typeof RESOLVED_BACKEND_NAMES)[number];

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam } from './adam.js';
-import type { AdamConfig } from '../config/optimizer.js';
+import type { AdamConfig, LearningRate } from '../config/optimizer.js';
 import { mulberry32 } from '../rng.js';
+import { learningRateAt } from './schedules.js';
 
-const defaults: AdamConfig = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false };
+const defaults = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false } satisfies AdamConfig;
 
 function randomArray(n: number, random: () => number, scale: number): Float32Array {
   const out = new Float32Array(n);
@@ -44,6 +45,32 @@ describe('Adam on flat arrays', () => {
     const expected = variable.dataSync() as Float32Array;
     expect(maxAbsDiff(params, expected)).toBeLessThanOrEqual(1e-6);
     // And it really moved: the comparison is not between two unchanged copies.
+    expect(maxAbsDiff(params, initial)).toBeGreaterThan(0.01);
+    optimizer.dispose();
+    variable.dispose();
+  });
+
+  it.each<[string, LearningRate]>([
+    ['cosine decay with warmup', { schedule: 'cosineDecay', initialLearningRate: 0, decaySteps: 150, alpha: 0.1, warmupTarget: 0.01, warmupSteps: 50 }],
+    ['staircase exponential decay', { schedule: 'exponentialDecay', initialLearningRate: 0.01, decaySteps: 30, decayRate: 0.5, staircase: true }],
+    ['piecewise constant', { schedule: 'piecewiseConstantDecay', boundaries: [0, 60, 120], values: [0.02, 0.01, 0.005, 0.001] }],
+  ])('with a schedule (%s) is tf.train.adam given the schedule\'s rate at each step, the first at step 0', (_, learningRate) => {
+    const n = 500;
+    const random = mulberry32(21);
+    const initial = randomArray(n, random, 1);
+    const params = initial.slice();
+    const variable = tf.variable(tf.tensor1d(initial));
+    const optimizer = tf.train.adam(1, defaults.beta1, defaults.beta2, defaults.epsilon);
+    const adam = new Adam(n, { ...defaults, learningRate });
+    for (let step = 0; step < 200; step++) {
+      const grads = randomArray(n, random, 0.5);
+      expect(adam.learningRate()).toBe(learningRateAt(learningRate, step));
+      adam.apply(params, grads);
+      // tf.train.adam reads its learningRate field at every step.
+      (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(learningRate, step);
+      tf.tidy(() => optimizer.applyGradients([{ name: variable.name, tensor: tf.tensor1d(grads) }]));
+    }
+    expect(Buffer.from(params.buffer).equals(Buffer.from((variable.dataSync() as Float32Array).buffer))).toBe(true);
     expect(maxAbsDiff(params, initial)).toBeGreaterThan(0.01);
     optimizer.dispose();
     variable.dispose();

@@ -1,5 +1,6 @@
 import type { AdamConfig, AdamSpec } from '../config/optimizer.js';
 import { checkState, type Optimizer, type OptimizerState } from './optimizer.js';
+import { learningRateAt } from './schedules.js';
 
 const f32 = Math.fround;
 
@@ -12,7 +13,9 @@ const SLOTS = ['m', 'v'] as const;
  * By default it reproduces `tf.train.adam` operation for operation, rounding to float32 where
  * TensorFlow.js does (moments, bias corrections, the running powers beta^t kept as float32
  * products), so that a distributed run can be checked against single-process tfjs training.
- * With `epsilonInsideSqrt` it computes `theta -= lr * m_hat / sqrt(v_hat + eps)` instead.
+ * With `epsilonInsideSqrt` it computes `theta -= lr * m_hat / sqrt(v_hat + eps)` instead. A
+ * scheduled learning rate is evaluated at the completed step count, as Keras does. The clipping
+ * fields of its config are the parameter server's business (`createGradientClipping`).
  *
  * `apply` allocates nothing: one pass over the arrays per step. Its state is the step count and
  * the slots `m` and `v`.
@@ -38,6 +41,10 @@ export class Adam implements Optimizer {
 
   get step(): number {
     return this.stepCount;
+  }
+
+  learningRate(): number {
+    return learningRateAt(this.config.learningRate, this.stepCount);
   }
 
   /** Updates `params` in place with the averaged gradient `grads`: one whole step. */
@@ -74,7 +81,7 @@ export class Adam implements Optimizer {
     const oneMinusBeta2 = f32(1 - this.config.beta2);
     const oneMinusAccBeta1 = f32(1 - this.accBeta1);
     const oneMinusAccBeta2 = f32(1 - this.accBeta2);
-    const negLr = f32(-this.config.learningRate);
+    const negLr = f32(-this.learningRate());
     const eps = f32(this.config.epsilon);
     for (let i = from; i < to; i++) {
       const g = grads[i]!;
@@ -91,7 +98,8 @@ export class Adam implements Optimizer {
 
   private applyEpsilonInside(params: Float32Array, grads: Float32Array, from: number, to: number): void {
     const { m, v } = this;
-    const { beta1, beta2, learningRate, epsilon } = this.config;
+    const { beta1, beta2, epsilon } = this.config;
+    const learningRate = this.learningRate();
     const t = this.stepCount + 1;
     const correction1 = 1 - beta1 ** t;
     const correction2 = 1 - beta2 ** t;
@@ -129,7 +137,6 @@ export class Adam implements Optimizer {
   }
 
   getConfig(): AdamSpec {
-    const { learningRate, beta1, beta2, epsilon, epsilonInsideSqrt, lazyEmbedding } = this.config;
-    return { type: 'adam', learningRate, beta1, beta2, epsilon, epsilonInsideSqrt, lazyEmbedding };
+    return structuredClone({ ...this.config, type: 'adam' });
   }
 }

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { AdamSpec } from '../config/optimizer.js';
+import type { AdamSpec, OptimizerSpec } from '../config/optimizer.js';
 import { OptimizerStateError } from '../errors.js';
 import { mulberry32 } from '../rng.js';
 import { thrown } from '../thrown.testutil.js';
 import { Adam } from './adam.js';
+import { AdamW } from './adamw.js';
 import { createOptimizer } from './createOptimizer.js';
 import type { Optimizer, OptimizerState } from './optimizer.js';
+import { SGD } from './sgd.js';
 
 const spec: AdamSpec = { type: 'adam', learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false };
 
@@ -25,9 +27,42 @@ describe('createOptimizer', () => {
     expect(createOptimizer(optimizer.getConfig(), 5).getConfig()).toEqual(spec);
   });
 
+  const adamw: OptimizerSpec = {
+    type: 'adamw',
+    learningRate: { schedule: 'cosineDecay', initialLearningRate: 0, decaySteps: 200, alpha: 0, warmupTarget: 0.01, warmupSteps: 100 },
+    weightDecay: 0.004,
+    excludeFromWeightDecay: ['bias'],
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-7,
+    globalClipnorm: 1,
+  };
+  const sgd: OptimizerSpec = {
+    type: 'sgd',
+    learningRate: { schedule: 'piecewiseConstantDecay', boundaries: [100], values: [0.1, 0.01] },
+    momentum: 0.9,
+    nesterov: true,
+  };
+
+  it('builds AdamW and SGD from their specs and gives the specs back, as copies', () => {
+    const built = createOptimizer(adamw, 5, [{ name: 'dense_1/kernel', offset: 0, size: 4 }, { name: 'dense_1/bias', offset: 4, size: 1 }]);
+    expect(built).toBeInstanceOf(AdamW);
+    expect(built).toMatchObject({ name: 'adamw', size: 5, step: 0 });
+    expect(built.getConfig()).toEqual(adamw);
+    expect(built.getConfig()).not.toBe(adamw);
+    expect(built.learningRate()).toBe(0);
+    const plain = createOptimizer(sgd, 5);
+    expect(plain).toBeInstanceOf(SGD);
+    expect(plain.getConfig()).toEqual(sgd);
+    expect(plain.learningRate()).toBe(0.1);
+  });
+
   it.each([
     ['tfjs-exact', spec],
     ['epsilon inside the sqrt', { ...spec, epsilonInsideSqrt: true }],
+    ['adam on a schedule', { ...spec, learningRate: { schedule: 'exponentialDecay', initialLearningRate: 0.01, decaySteps: 10, decayRate: 0.5, staircase: false } } as AdamSpec],
+    ['adamw', adamw],
+    ['sgd', sgd],
   ])('continues bitwise from state()/restore() as an uninterrupted run (%s)', (_, config) => {
     const n = 33;
     const grads = gradients(n, 300, 11);
@@ -45,7 +80,8 @@ describe('createOptimizer', () => {
     for (const g of grads.slice(250)) second.apply(params, g);
 
     expect(bytes(params).equals(bytes(expected))).toBe(true);
-    expect(bytes(second.state().slots.m!).equals(bytes(whole.state().slots.m!))).toBe(true);
+    for (const [slot, values] of Object.entries(whole.state().slots)) expect(bytes(second.state().slots[slot]!).equals(bytes(values))).toBe(true);
+    expect(second.learningRate()).toBe(whole.learningRate());
   });
 
   it('steps applied by ranges equal whole steps', () => {

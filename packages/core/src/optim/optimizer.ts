@@ -11,18 +11,30 @@ export interface OptimizerState {
   slots: Record<string, Float32Array>;
 }
 
+/** One weight tensor's place in the flat parameter vector (a model's ParamLayout entries fit). */
+export interface WeightRange {
+  /** The weight's name in the model, e.g. "dense_1/bias": what `excludeFromWeightDecay` matches. */
+  name: string;
+  offset: number;
+  size: number;
+}
+
 /**
  * The parameter server's optimizer over one flat Float32Array of parameters. A step is either
  * one `apply`, or several `applyRange` calls over disjoint ranges followed by one `finishStep`
  * (lazy embedding updates skip the rows a step did not touch). Build one with `createOptimizer`.
+ * Gradient clipping is not the optimizer's: the parameter server clips the mean gradient first
+ * (`createGradientClipping`), since a global norm needs the whole gradient before any range.
  */
 export interface Optimizer {
-  /** The config's name for it: 'adam'. */
+  /** The config's name for it: 'adam', 'adamw', 'sgd'. */
   readonly name: string;
   /** How many parameters it updates. */
   readonly size: number;
   /** Completed steps. */
   readonly step: number;
+  /** The learning rate the next step applies: the schedule's value at `step`, before float32 rounding. */
+  learningRate(): number;
   /** Updates `params` in place with the averaged gradient `grads`: one whole step. */
   apply(params: Float32Array, grads: Float32Array): void;
   /** Updates only parameters [from, to) for the current step. */

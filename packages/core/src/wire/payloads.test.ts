@@ -4,7 +4,7 @@ import { ParamLayout } from '../model/layout.js';
 import { thrown } from '../thrown.testutil.js';
 import { floatBytes, wordBytes } from './bytes.js';
 import { createCodec } from './codec.js';
-import { decodeChunkGradient, decodeStepWeights, describeNonFinite, encodeChunkResult, readTableRows, stepTableRows } from './payloads.js';
+import { checkForwardOnlyResult, decodeChunkGradient, decodeStepWeights, describeNonFinite, encodeChunkResult, readTableRows, stepTableRows } from './payloads.js';
 import type { ChunkResult, StepMessage } from './protocol.js';
 
 // A 4 x 2 embedding table, then a dense kernel of 3: small enough to read by eye.
@@ -75,6 +75,21 @@ describe('chunk results', () => {
       'w: chunk 1 embedding values has 2 values, expected 4',
     );
     expect(protocolError(() => decodeChunkGradient(chunk([1, 2, 3], [3, 0], [1, 1, 2, 2]), layout, table, 'w'))).toMatch(/found 0 at 1$/);
+  });
+
+  it('of a training chunk must carry a gradient; of a forward-only chunk, none', () => {
+    const { grads: _, ...statistics } = chunk([1, 2, 3]);
+    expect(protocolError(() => decodeChunkGradient(statistics, denseOnly, undefined, 'w'))).toBe(
+      'w: chunk 1 of step 2 is a training chunk, but its result has no gradient',
+    );
+    const forwardOnly = encodeChunkResult(2, 1, 5, { lossSum: 1.5, metricSums: [0.5] });
+    expect(forwardOnly).toEqual({ type: 'chunk', step: 2, index: 1, samples: 5, lossSum: 1.5, metricSums: [0.5], evaluate: true });
+    expect(() => checkForwardOnlyResult(forwardOnly, 'w')).not.toThrow();
+    for (const trained of [chunk([1, 2, 3]), { ...forwardOnly, sparseRows: wordBytes(Uint32Array.of(0)) }]) {
+      expect(protocolError(() => checkForwardOnlyResult({ ...trained, evaluate: true }, 'w'))).toBe(
+        'w: chunk 1 of step 2 is forward only (evaluate), but its result carries a gradient',
+      );
+    }
   });
 
   it('describe the first NaN or infinity by weight name', () => {

@@ -25,12 +25,15 @@ export interface ChunkGradientPart {
   sparse?: SparseRows;
 }
 
-/** What a worker computed for one chunk. */
-export interface ChunkGradient extends ChunkGradientPart {
+/** What a worker computed for one forward-only chunk: its loss sum and metric statistics. */
+export interface ChunkEvaluation {
   lossSum: number;
-  /** In the job's metric order. */
+  /** The metrics' additive statistics (metrics.ts), in the job's metric order. */
   metricSums: number[];
 }
+
+/** What a worker computed for one training chunk: the gradient too. */
+export interface ChunkGradient extends ChunkGradientPart, ChunkEvaluation {}
 
 const tableSizeOf = (table: EmbeddingTable | undefined): number => (table ? table.rows * table.dim : 0);
 
@@ -50,26 +53,28 @@ export function readTableRows(bytes: Uint8Array, table: EmbeddingTable, what: st
 
 // ---- worker -> coordinator: chunk results -------------------------------------------------
 
-/** The chunk result message for chunk `index` of step `step` (byte views of the gradient, no copies). */
-export function encodeChunkResult(step: number, index: number, samples: number, gradient: ChunkGradient): ChunkResult {
+/**
+ * The chunk result message for chunk `index` of step `step`: a training chunk's gradient (byte
+ * views, no copies), or a forward-only chunk's statistics alone, marked `evaluate`.
+ */
+export function encodeChunkResult(step: number, index: number, samples: number, result: ChunkGradient | ChunkEvaluation): ChunkResult {
+  const statistics = { type: 'chunk', step, index, samples, lossSum: result.lossSum, metricSums: result.metricSums } as const;
+  if (!('dense' in result)) return { ...statistics, evaluate: true };
   return {
-    type: 'chunk',
-    step,
-    index,
-    samples,
-    lossSum: gradient.lossSum,
-    metricSums: gradient.metricSums,
-    grads: wordBytes(gradient.dense),
-    ...(gradient.sparse ? { sparseRows: wordBytes(gradient.sparse.rows), sparseValues: wordBytes(gradient.sparse.values) } : {}),
+    ...statistics,
+    grads: wordBytes(result.dense),
+    ...(result.sparse ? { sparseRows: wordBytes(result.sparse.rows), sparseValues: wordBytes(result.sparse.values) } : {}),
   };
 }
 
 /**
- * Decodes a chunk result's gradient: the dense part and, when the model starts with an
- * embedding, the rows it touched. Checks lengths and that row ids are ascending and in range.
+ * Decodes a training chunk result's gradient: the dense part and, when the model starts with an
+ * embedding, the rows it touched. Checks that there is one, its lengths, and that row ids are
+ * ascending and in range.
  */
 export function decodeChunkGradient(message: ChunkResult, layout: ParamLayout, table: EmbeddingTable | undefined, peer: string): ChunkGradientPart {
   const what = `chunk ${message.index}`;
+  if (!message.grads) throw new ProtocolError(`${peer}: ${what} of step ${message.step} is a training chunk, but its result has no gradient`);
   const dense = readFloats(message.grads, layout.size - tableSizeOf(table), `${what} gradient`, peer);
   if (!table) {
     if (message.sparseRows || message.sparseValues) throw new ProtocolError(`${peer}: ${what} has embedding rows, but the model has no embedding`);
@@ -79,6 +84,13 @@ export function decodeChunkGradient(message: ChunkResult, layout: ParamLayout, t
   const rows = readTableRows(message.sparseRows, table, `${what} embedding rows`, peer);
   const values = readFloats(message.sparseValues, rows.length * table.dim, `${what} embedding values`, peer);
   return { dense, sparse: { rows, values } };
+}
+
+/** Checks that a forward-only chunk's result carries no gradient, which would mean the worker trained it (a ProtocolError naming `peer`). */
+export function checkForwardOnlyResult(message: ChunkResult, peer: string): void {
+  if (message.grads || message.sparseRows || message.sparseValues) {
+    throw new ProtocolError(`${peer}: chunk ${message.index} of step ${message.step} is forward only (evaluate), but its result carries a gradient`);
+  }
 }
 
 /** Describes the first NaN or infinite gradient value of a chunk ("gradient of lstm_2/kernel[7] is NaN"), if any. */

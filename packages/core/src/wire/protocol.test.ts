@@ -29,7 +29,14 @@ describe('createCodec round trips', () => {
     if (decoded.type !== 'chunk') throw new Error(`decoded a ${decoded.type} message`);
     const { grads: bytes, ...rest } = decoded;
     expect(rest).toEqual({ type: 'chunk', step: 12, index: 3, samples: 8, lossSum: 4.75, metricSums: [0.5, 7] });
-    expect(Array.from(readFloats(bytes, 4, 'grads', 'worker 1'))).toEqual(Array.from(grads));
+    expect(Array.from(readFloats(bytes!, 4, 'grads', 'worker 1'))).toEqual(Array.from(grads));
+  });
+
+  it('keeps a forward-only chunk result intact: statistics, no gradient', () => {
+    const message: WorkerMessage = { type: 'chunk', step: 12, index: 3, evaluate: true, samples: 8, lossSum: 4.75, metricSums: [0.5, 7] };
+    expect(codec.decodeWorkerMessage(codec.encode(message), 'worker 1')).toEqual(message);
+    const notTrue = codec.encode({ ...message, evaluate: false } as never);
+    expect(() => codec.decodeWorkerMessage(notTrue, 'worker 1')).toThrow(/^worker 1: bad "chunk" message: evaluate: /);
   });
 
   const job = {
@@ -85,6 +92,19 @@ describe('createCodec round trips', () => {
     expect({ index: chunk?.index, samples: chunk?.samples, seed: chunk?.seed }).toEqual({ index: 1, samples: 2, seed: 99 });
     expect(Array.from(readFloats(chunk!.x, 6, 'x', 'coordinator'))).toEqual(Array.from(x));
     expect(Array.from(readFloats(chunk!.y, 2, 'y', 'coordinator'))).toEqual(Array.from(y));
+    expect(decoded.evaluate).toBeUndefined();
+  });
+
+  it('keeps a forward-only step intact: its evaluate mark says to run the chunks forward only', () => {
+    const message: CoordinatorMessage = {
+      type: 'step',
+      step: 5,
+      evaluate: true,
+      weights: floatBytes(Float32Array.of(1, 2)),
+      chunks: [{ index: 0, samples: 1, seed: 0, x: floatBytes(Float32Array.of(3)), y: floatBytes(Float32Array.of(1)) }],
+    };
+    const decoded = codec.decodeCoordinatorMessage(codec.encode(message), 'coordinator');
+    expect(decoded).toMatchObject({ type: 'step', step: 5, evaluate: true });
   });
 });
 

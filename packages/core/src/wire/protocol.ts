@@ -9,7 +9,7 @@ import { NONCE_BYTES } from './auth.js';
  * binary fields' layouts are read and written in one place, payloads.ts.
  * docs/protocol.md describes the exchange; bump PROTOCOL_VERSION on any incompatible change.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 const bytes = z.instanceof(Uint8Array);
 const nonNegInt = z.int().min(0);
@@ -42,20 +42,26 @@ const readySchema = z.strictObject({
   backend: z.enum(RESOLVED_BACKEND_NAMES),
 });
 
-/** "Here is the gradient sum of chunk `index` of step `step`." */
+/**
+ * "Here is the gradient sum of chunk `index` of step `step`", or with `evaluate`, "here are the
+ * loss and metric statistics of forward-only chunk `index`": then it carries no gradient.
+ */
 const chunkResultSchema = z.strictObject({
   type: z.literal('chunk'),
   step: nonNegInt,
   index: nonNegInt,
+  /** Set when the chunk was handed out forward only (a step message with `evaluate`). */
+  evaluate: z.literal(true).optional(),
   samples: z.int().positive(),
   /** Any number, NaN and +-Infinity included: the coordinator's checks name a diverging chunk (E_NUMERIC), not a malformed frame. */
   lossSum: anyNumber,
   metricSums: z.array(anyNumber),
   /**
    * float32 little-endian gradient sums in parameter layout order: all parameters, or, when the
-   * model starts with an embedding, all parameters after its table.
+   * model starts with an embedding, all parameters after its table. Required for a training
+   * chunk, absent for a forward-only one (payloads.ts checks which).
    */
-  grads: bytes,
+  grads: bytes.optional(),
   /** The embedding rows this chunk touched: uint32 row ids, ascending. */
   sparseRows: bytes.optional(),
   /** Their gradient sums: float32, sparseRows.length x embedding dim. */
@@ -120,7 +126,7 @@ const welcomeSchema = z.strictObject({
 const chunkAssignmentSchema = z.strictObject({
   index: nonNegInt,
   samples: z.int().positive(),
-  /** Seed for this chunk's randomness (dropout masks), so any worker draws the same. */
+  /** Seed for this chunk's randomness (dropout masks), so any worker draws the same; 0 and unused for a forward-only chunk. */
   seed: nonNegInt,
   /** float32 inputs, samples x inputShape */
   x: bytes,
@@ -128,10 +134,15 @@ const chunkAssignmentSchema = z.strictObject({
   y: bytes,
 });
 
-/** "Compute these chunks of step `step` from these weights." */
+/**
+ * "Compute these chunks of step `step` from these weights." With `evaluate`: "run them forward
+ * only, in inference mode (no dropout), and send back their loss and metric statistics, no
+ * gradient" (validation). `step` then names the weights: those after `step` updates.
+ */
 const stepSchema = z.strictObject({
   type: z.literal('step'),
   step: nonNegInt,
+  evaluate: z.literal(true).optional(),
   /**
    * float32 parameters in layout order: all of them, or, when the model starts with an
    * embedding, those after its table.
