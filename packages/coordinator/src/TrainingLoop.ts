@@ -237,7 +237,20 @@ export class TrainingLoop {
     });
     this.position = { epoch: plan.epoch, batch: plan.batch + 1, step: step + 1 };
     this.samples += plan.size;
-    this.options.onStep?.({ epoch: plan.epoch, batch: plan.batch, batches, step: step + 1, samples: plan.size, loss: batchLoss / plan.size });
+    // Every batch but an epoch's last holds batchSize samples, so this counts the epoch's samples so far, across a resume too.
+    const epochSamples = Math.min((plan.batch + 1) * this.options.config.batchSize, this.options.data.train.rows);
+    const running = meansOf({ samples: epochSamples, lossSum: this.totals.lossSum, metricSums: this.totals.metricSums }, this.options.config.metrics);
+    this.options.onStep?.({
+      epoch: plan.epoch,
+      batch: plan.batch,
+      batches,
+      step: step + 1,
+      samples: plan.size,
+      loss: batchLoss / plan.size,
+      epochLoss: running.loss,
+      epochMetrics: running.metrics,
+      stepMs: performance.now() - started,
+    });
   }
 
   /**

@@ -20,6 +20,12 @@ export interface StepReport {
   samples: number;
   /** Mean loss of this batch, before the update. */
   loss: number;
+  /** Mean loss over the epoch's batches so far (what Keras's bar shows). */
+  epochLoss: number;
+  /** The metrics over the epoch's batches so far (finalised from the running statistics). */
+  epochMetrics: Record<string, number>;
+  /** Wall milliseconds of this step: handing out the chunks, gathering them, and the update. */
+  stepMs: number;
 }
 
 export interface EpochReport {

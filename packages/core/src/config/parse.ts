@@ -86,6 +86,24 @@ export function checkModelShape(config: JobConfig, source: string): void {
     fail(`loss: text data has class labels; use one of ${CLASSIFICATION_LOSSES.join(', ')}, not ${config.loss}`);
   }
   checkHead(config, fail);
+  checkTrainingOptions(config, fail);
+}
+
+/** The Keras-style training fields against the rest of the job: validation, class weights, the monitored name. */
+function checkTrainingOptions(config: JobConfig, fail: (message: string) => never): void {
+  if (config.validationData && config.validationSplit > 0) fail('validationData and validationSplit are both set; give one of them');
+  if (config.classWeight !== undefined && !isClassificationLoss(config.loss)) {
+    fail(`classWeight: ${config.loss} regresses numbers; class weights need one of ${CLASSIFICATION_LOSSES.join(', ')} (weight samples with data.sampleWeight instead)`);
+  }
+  const stopping = config.earlyStopping;
+  if (stopping) {
+    const names = ['loss', ...config.metrics];
+    const known = [...names, ...names.map((n) => `val_${n}`)];
+    if (!known.includes(stopping.monitor)) fail(`earlyStopping.monitor: unknown name "${stopping.monitor}"; this job logs ${known.join(', ')}`);
+    if (stopping.monitor.startsWith('val_') && !config.validationData && config.validationSplit === 0) {
+      fail(`earlyStopping.monitor: ${stopping.monitor} needs validation data; set validationSplit or validationData, or monitor "${stopping.monitor.slice(4)}"`);
+    }
+  }
 }
 
 /**

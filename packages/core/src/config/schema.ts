@@ -98,6 +98,13 @@ const labelList = z
 /** What to do with a row whose class label is outside the label set: stop with the count and the first file:line, or leave it out (and report it). */
 const unknownLabels = z.enum(['fail', 'skip']).default('fail');
 
+/**
+ * A column (table) or field (text) holding each sample's weight, a finite number ≥ 0: Keras's
+ * `sample_weight`. The sample's loss is multiplied by it and the batch loss is the weighted sum
+ * over the batch size, so a weight of 0 removes a sample and 2 counts it twice.
+ */
+const sampleWeightColumn = z.string().min(1).optional();
+
 const tableData = z.strictObject({
   type: z.literal('table'),
   format: z.literal('csv').default('csv'),
@@ -108,6 +115,7 @@ const tableData = z.strictObject({
   normalize: z.boolean().default(true),
   labels: labelList.optional(),
   unknownLabels,
+  sampleWeight: sampleWeightColumn,
 });
 
 /** Keras `Tokenizer`'s default filters: punctuation, tab and newline become separators. */
@@ -138,6 +146,7 @@ const textData = z.strictObject({
   badRows: z.enum(['skip', 'fail']).default('skip'),
   labels: labelList.optional(),
   unknownLabels,
+  sampleWeight: sampleWeightColumn,
 });
 
 // A data block without `type` is a numeric table, the original format.
@@ -145,6 +154,41 @@ const dataSpec = z.preprocess(
   (v) => (v && typeof v === 'object' && !Array.isArray(v) && !('type' in v) ? { ...v, type: 'table' } : v),
   z.discriminatedUnion('type', [tableData, textData]),
 );
+
+/**
+ * Keras `class_weight`: a weight per class, keyed by the class label as the data writes it (for
+ * 0/1 targets "0" and "1"); classes left out weigh 1. "balanced" computes scikit-learn's
+ * n_samples / (n_classes * count(class)) on the training split. Multiplies data.sampleWeight.
+ * Training only: validation losses are never class-weighted, as in Keras.
+ */
+const classWeight = z.union([z.literal('balanced'), z.record(z.string().min(1), z.number().min(0).refine(Number.isFinite, 'must be finite'))]);
+
+/** Keras's metric names in training logs: loss, val_loss, accuracy, val_accuracy, ... (checked against the job's metrics in parse.ts). */
+const monitorName = z.string().regex(/^(val_)?[a-z_]+$/, 'expected a Keras log name such as loss, val_loss or val_accuracy');
+
+/** Keras `EarlyStopping`, same names and meaning (camelCase). */
+const earlyStopping = z.strictObject({
+  monitor: monitorName.default('val_loss'),
+  /** min: lower is better; max: higher is better; auto: max for accuracy, auc, precision and recall, min otherwise. */
+  mode: z.enum(['auto', 'min', 'max']).default('auto'),
+  /** Epochs without improvement after which training stops. */
+  patience: z.int().min(0).default(0),
+  /** The least change that counts as an improvement. */
+  minDelta: z.number().min(0).default(0),
+  /** When it stops, restore the weights of the best epoch (then the saved model is the best one). */
+  restoreBestWeights: z.boolean().default(false),
+  /** Epochs to train before any improvement is looked for (a warm-up). */
+  startFromEpoch: z.int().min(0).default(0),
+  /** Stop if the monitored value is not better than this (optional, as Keras's `baseline`). */
+  baseline: z.number().optional(),
+});
+
+/** A validation file read like the training data: its columns or fields, the training split's vocabulary, normalisation and labels. */
+const validationData = z.strictObject({
+  path: z.string().min(1),
+  /** csv or jsonl; default: the training data's, or from the file extension. */
+  format: z.enum(['csv', 'jsonl']).optional(),
+});
 
 export const jobConfigSchema = z.strictObject({
   model: z.array(layerSpecSchema).min(1),
@@ -163,12 +207,19 @@ export const jobConfigSchema = z.strictObject({
   seed: z.int().min(0).max(0xffffffff).default(0),
   shuffle: z.boolean().default(true),
   validationSplit: z.number().min(0).lt(1).default(0),
+  /** A separate validation file (instead of validationSplit). */
+  validationData: validationData.optional(),
+  classWeight: classWeight.optional(),
+  earlyStopping: earlyStopping.optional(),
   backend: z.enum(BACKEND_NAMES).default('auto'),
   data: dataSpec,
 });
 
 export type JobConfig = z.infer<typeof jobConfigSchema>;
 export type LayerSpec = z.infer<typeof layerSpecSchema>;
+export type EarlyStoppingSpec = z.infer<typeof earlyStopping>;
+export type ClassWeightSpec = z.infer<typeof classWeight>;
+export type ValidationDataSpec = z.infer<typeof validationData>;
 export type DataSpec = JobConfig['data'];
 export type TableDataSpec = Extract<DataSpec, { type: 'table' }>;
 export type TextDataSpec = Extract<DataSpec, { type: 'text' }>;

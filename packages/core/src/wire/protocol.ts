@@ -9,7 +9,7 @@ import { NONCE_BYTES } from './auth.js';
  * binary fields' layouts are read and written in one place, payloads.ts.
  * docs/protocol.md describes the exchange; bump PROTOCOL_VERSION on any incompatible change.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 const bytes = z.instanceof(Uint8Array);
 const nonNegInt = z.int().min(0);
@@ -66,6 +66,8 @@ const chunkResultSchema = z.strictObject({
   sparseRows: bytes.optional(),
   /** Their gradient sums: float32, sparseRows.length x embedding dim. */
   sparseValues: bytes.optional(),
+  /** Milliseconds the worker spent computing this chunk (for the step's timeline; never used in results). */
+  computeMs: z.number().min(0).max(86_400_000).optional(),
 });
 
 /** "I cannot go on: here is why." Sent before a worker exits on an error. */
@@ -132,6 +134,11 @@ const chunkAssignmentSchema = z.strictObject({
   x: bytes,
   /** float32 targets, one per sample */
   y: bytes,
+  /**
+   * float32 sample weights, one per sample (data.sampleWeight times classWeight); absent when
+   * every weight is 1. The chunk's loss and gradient sums are then sums of weighted losses.
+   */
+  w: bytes.optional(),
 });
 
 /**
