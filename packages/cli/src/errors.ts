@@ -1,4 +1,6 @@
 import { toAdamantError } from '@adamant/core';
+import { failureLine } from './logger.js';
+import { stderrArea } from './terminal.js';
 
 /** Exit statuses of every command, documented in the README. */
 export const ExitCode = {
@@ -13,10 +15,11 @@ export const ExitCode = {
   terminated: 143,
 } as const;
 
-/** Prints a failure as one line on stderr and returns the exit status. */
+/** Prints a failure as one line on stderr (a JSON line with `--log-json`) and returns the exit status. */
 export function reportError(err: unknown): number {
   const error = toAdamantError(err);
-  process.stderr.write(`adamant: ${error.message} [${error.code}]\n`);
+  stderrArea.clear();
+  process.stderr.write(failureLine(error.message, error.code));
   if (error.code === 'E_INTERNAL' && process.env.ADAMANT_DEBUG) console.error(error.cause ?? error);
   return ExitCode.failed;
 }

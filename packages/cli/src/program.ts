@@ -1,12 +1,14 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_NAMES } from '@adamant/core';
+import { BACKEND_NAMES, ConfigError } from '@adamant/core';
 import { DEFAULT_CONNECTION_LIMITS } from '@adamant/coordinator';
 import { DEFAULT_MAX_PARAMS, parseFingerprint } from '@adamant/worker';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { evaluateCommand, predictCommand } from './commands/inference.js';
+import { inspectCommand } from './commands/inspect.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 import { logLevels } from './logger.js';
+import { WORKER_ENV } from './workerEnv.js';
 
 const VERSION = '0.1.0';
 
@@ -60,7 +62,42 @@ function trainingOptions(command: Command): Command {
     .option('--verify <fraction>', 'have this fraction of chunks (picked by the seed) computed by two workers on one backend and applied only when equal to the bit; a worker two others contradict is quarantined', number('a fraction from 0 to 1', (n) => n >= 0 && n <= 1), 0)
     .option('--max-chunk-grad-norm <x>', 'a chunk whose gradient L2 norm exceeds X per sample, or is not finite, costs its worker the connection; a second worker\'s such result stops the job (E_NUMERIC)', number('a number > 0', (n) => n > 0 && Number.isFinite(n)))
     .option('--status-every <seconds>', 'while training waits for workers or chunks, log what it waits for this often', integer(1), 15)
-    .option('--json', 'print one JSON object with the results as the last line of stdout');
+    .option('--dashboard', 'serve a live dashboard on the coordinator\'s port and print its URL (readable without the token, like /metrics)')
+    .option('--no-metrics', 'do not serve GET /metrics (Prometheus) on the coordinator\'s port; /healthz and /readyz stay')
+    .option('--json', 'print one JSON object with the results as the last line of stdout')
+    .option('-q, --quiet', 'print only errors and the final result (no progress, no epoch lines, no warnings)')
+    .option('--progress-every <seconds>', 'when stderr is not a terminal, print a progress line this often (on a terminal a bar is redrawn in place)', number('a number of seconds > 0', (n) => n > 0), 10);
+}
+
+/** `--quiet` means errors only, unless the log is silenced altogether. */
+function applyQuiet<T extends { quiet?: boolean; logLevel: string }>(options: T): T {
+  return options.quiet && options.logLevel !== 'silent' ? { ...options, logLevel: 'error' } : options;
+}
+
+/**
+ * The worker's token from flags and environment: a flag beats a variable (`--token-file` over
+ * $ADAMANT_TOKEN), and two variables at once are refused rather than one picked silently.
+ */
+function resolveTokenSources<T extends { token?: string; tokenFile?: string }>(options: T, command: Command): T {
+  if (options.token === undefined || options.tokenFile === undefined) return options;
+  const fromEnv = (name: string) => command.getOptionValueSource(name) === 'env';
+  if (fromEnv('token') && fromEnv('tokenFile')) throw new ConfigError(`${WORKER_ENV.token} and ${WORKER_ENV.tokenFile} are both set; unset one`);
+  if (fromEnv('token')) return { ...options, token: undefined };
+  if (fromEnv('tokenFile')) return { ...options, tokenFile: undefined };
+  return options;
+}
+
+/** Whether the command line asks for JSON lines, before commander has parsed it (for its own errors). */
+function wantsJsonLog(): boolean {
+  return process.argv.includes('--log-json') || (process.argv[2] === 'worker' && process.env[WORKER_ENV.logJson] !== undefined);
+}
+
+/** A usage error as commander prints it, or as a JSON line when the command line asks for `--log-json`. */
+function usageError(text: string): string {
+  if (!wantsJsonLog()) return `adamant: ${text}`;
+  const command = process.argv[2];
+  const role = command === 'worker' ? 'worker' : command === 'train' || command === 'coordinator' ? 'coordinator' : 'cli';
+  return `${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, role, usage: true, fatal: true, msg: text.trim() })}\n`;
 }
 
 /** The `adamant` command line. The CLI only parses and wires; the work happens in the packages. */
@@ -68,9 +105,14 @@ export function createProgram(): Command {
   const program = new Command('adamant')
     .description('Distributed data-parallel training for TensorFlow.js models, bitwise reproducible whatever the number of workers.')
     .version(VERSION, '-v, --version')
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (text, write) => write(`adamant: ${text.replace(/^error: /, '')}`) })
-    .exitOverride();
+    .showHelpAfterError(wantsJsonLog() ? false : '(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(usageError(text.replace(/^error: /, ''))) })
+    .exitOverride()
+    // A variable set to nothing (`-e ADAMANT_TOKEN=`) is unset, as containers clear one; commander would take "".
+    .hook('preSubcommand', (_program, command) => {
+      if (command.name() !== 'worker') return;
+      for (const name of Object.values(WORKER_ENV)) if (process.env[name] === '') delete process.env[name];
+    });
 
   trainingOptions(
     program
@@ -84,7 +126,7 @@ export function createProgram(): Command {
     .addOption(logLevelOption('warn'))
     .addOption(logJsonOption())
     .addHelpText('after', '\nExamples:\n  adamant train examples/housing/job.json --workers 2\n  adamant train --resume runs/housing-20261126-0700 --workers 3')
-    .action((config: string | undefined, options) => trainCommand(config, options));
+    .action((config: string | undefined, options) => trainCommand(config, applyQuiet(options)));
 
   trainingOptions(
     program
@@ -107,28 +149,51 @@ export function createProgram(): Command {
     .addOption(logLevelOption('info'))
     .addOption(logJsonOption())
     .addHelpText('after', '\nExample:\n  adamant coordinator examples/housing/job.json --port 7070 --min-workers 2')
-    .action((config: string | undefined, options) => coordinatorCommand(config, options));
+    .action((config: string | undefined, options) => coordinatorCommand(config, applyQuiet(options)));
 
   program
     .command('worker')
-    .description('compute gradients for a coordinator until its job ends')
-    .requiredOption('-c, --connect <url>', 'the coordinator, ws://HOST:PORT or wss://HOST:PORT', wsUrl)
-    .option('--token <token>', 'the coordinator\'s secret (default: $ADAMANT_TOKEN)')
-    .option('--token-file <file>', 'read the token from this file (its first line; keep it chmod 600)')
-    .option('--max-params <n>', 'refuse a job whose model has more parameters than this', integer(1), DEFAULT_MAX_PARAMS)
-    .option('--handshake-timeout <seconds>', 'give up on a connection whose coordinator has not welcomed this worker after this long', integer(1), 15)
-    .addOption(backendOption())
-    .option('--connect-timeout <seconds>', 'keep retrying a refused connection this long', integer(0), 30)
-    .option('--reconnect-timeout <seconds>', 'after losing the coordinator mid-job, keep trying to rejoin the job this long (0: fail at once)', integer(0), 300)
-    .option('--tls-ca <file>', 'wss://: also trust this CA certificate (PEM) besides the system CAs')
-    .addOption(new Option('--tls-fingerprint <sha256>', 'wss://: trust only the certificate with this SHA-256 fingerprint (sha256:AB:CD:… as the coordinator prints it), not CAs').argParser(sha256Fingerprint).conflicts('tlsCa'))
-    .addOption(logLevelOption('info'))
-    .addOption(logJsonOption())
-    .addHelpText('after', '\nExamples:\n  ADAMANT_TOKEN=... adamant worker --connect ws://10.0.0.5:7070\n  ADAMANT_TOKEN=... adamant worker --connect wss://10.0.0.5:7070 --tls-fingerprint sha256:AB:CD:…')
+    .description('compute gradients for a coordinator until its job ends; every option also reads the environment variable shown (a flag wins)')
+    .addOption(new Option('-c, --connect <url>', 'the coordinator, ws://HOST:PORT or wss://HOST:PORT').argParser(wsUrl).env(WORKER_ENV.connect).makeOptionMandatory())
+    .addOption(new Option('--token <token>', 'the coordinator\'s secret').env(WORKER_ENV.token))
+    .addOption(new Option('--token-file <file>', 'read the token from this file (its first line; keep it chmod 600)').env(WORKER_ENV.tokenFile))
+    .addOption(new Option('--max-params <n>', 'refuse a job whose model has more parameters than this').argParser(integer(1)).default(DEFAULT_MAX_PARAMS).env(WORKER_ENV.maxParams))
+    .addOption(
+      new Option('--handshake-timeout <seconds>', 'give up on a connection whose coordinator has not welcomed this worker after this long').argParser(integer(1)).default(15).env(WORKER_ENV.handshakeTimeout),
+    )
+    .addOption(backendOption().env(WORKER_ENV.backend))
+    .addOption(new Option('--connect-timeout <seconds>', 'keep retrying a refused connection this long').argParser(integer(0)).default(30).env(WORKER_ENV.connectTimeout))
+    .addOption(
+      new Option('--reconnect-timeout <seconds>', 'after losing the coordinator mid-job, keep trying to rejoin the job this long (0: fail at once)')
+        .argParser(integer(0))
+        .default(300)
+        .env(WORKER_ENV.reconnectTimeout),
+    )
+    .addOption(new Option('--tls-ca <file>', 'wss://: also trust this CA certificate (PEM) besides the system CAs').env(WORKER_ENV.tlsCa))
+    .addOption(
+      new Option('--tls-fingerprint <sha256>', 'wss://: trust only the certificate with this SHA-256 fingerprint (sha256:AB:CD:… as the coordinator prints it), not CAs')
+        .argParser(sha256Fingerprint)
+        .conflicts('tlsCa')
+        .env(WORKER_ENV.tlsFingerprint),
+    )
+    .addOption(logLevelOption('info').env(WORKER_ENV.logLevel))
+    .addOption(logJsonOption().env(WORKER_ENV.logJson))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ADAMANT_TOKEN=... adamant worker --connect ws://10.0.0.5:7070\n  ADAMANT_TOKEN=... adamant worker --connect wss://10.0.0.5:7070 --tls-fingerprint sha256:AB:CD:…\n  docker run -e ADAMANT_CONNECT=ws://10.0.0.5:7070 -e ADAMANT_TOKEN_FILE=/run/secrets/adamant IMAGE adamant worker',
+    )
     .action((options, command: Command) => {
       if ((options.tlsCa || options.tlsFingerprint) && new URL(options.connect).protocol !== 'wss:') command.error('--tls-ca and --tls-fingerprint need a wss:// coordinator URL');
-      return workerCommand(options);
+      return workerCommand(resolveTokenSources(options, command));
     });
+
+  program
+    .command('inspect')
+    .description('what a saved model directory or a checkpoint holds: layers, parameters, data preparation, step and epoch, last metrics, config, files')
+    .argument('<path>', 'a model directory, a run directory, its checkpoints/ folder, or a step-*.ckpt file')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExamples:\n  adamant inspect runs/housing-20261126-0700\n  adamant inspect runs/housing-20261126-0700/checkpoints --json')
+    .action((target: string, options) => inspectCommand(target, options));
 
   const fusedOption = () => new Option('--no-fused', 'run tfjs model.predict even where the model has the workers\' fused forward path (slower; for comparison)');
 

@@ -31,8 +31,8 @@ function readCertificate(option: string, file: string): { pem: string; certifica
 }
 
 /**
- * `--tls-cert` and `--tls-key` (both or neither): an https server that answers plain requests with
- * 426, for the worker server to take the upgrades of. Undefined without them (plain ws://).
+ * `--tls-cert` and `--tls-key` (both or neither): an https server for the worker server to take the
+ * upgrades and plain requests of. Undefined without them (plain ws://).
  */
 export function createCoordinatorTls(options: { tlsCert?: string; tlsKey?: string }): CoordinatorTls | undefined {
   const { tlsCert, tlsKey } = options;
@@ -43,9 +43,8 @@ export function createCoordinatorTls(options: { tlsCert?: string; tlsKey?: strin
   const key = readPem('--tls-key', tlsKey);
   let server: https.Server;
   try {
-    server = https.createServer({ cert: pem, key }, (_request, response) => {
-      response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' }).end('Adamant coordinator: connect with `adamant worker --connect wss://…`\n');
-    });
+    // No request listener: the coordinator answers plain HTTPS on it (/metrics, /healthz, /readyz, the dashboard).
+    server = https.createServer({ cert: pem, key });
   } catch (err) {
     // A key that is not PEM, or not the certificate's: OpenSSL says which.
     throw new ConfigError(`--tls-cert ${tlsCert} with --tls-key ${tlsKey}: ${(err as Error).message}`, { cause: err });

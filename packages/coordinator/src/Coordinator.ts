@@ -3,7 +3,6 @@ import {
   buildModel,
   CheckpointError,
   embeddingTable,
-  firstMathematicalDifference,
   jobIdOf,
   NumericError,
   writeCheckpoint,
@@ -23,9 +22,12 @@ import {
   type ResolvedBackend,
   type WorkerJob,
 } from '@adamant/core';
+import { checkSameJob } from './checkSameJob.js';
+import { RunMonitor } from './monitor/RunMonitor.js';
 import type { CoordinatorOptions } from './options.js';
 import { ParameterServer } from './ParameterServer.js';
 import type { EpochReport, TrainingResult } from './reports.js';
+import { RunFiles } from './RunFiles.js';
 import { TrainingLoop } from './TrainingLoop.js';
 import { Validation } from './Validation.js';
 import { WorkerRoster } from './WorkerRoster.js';
@@ -53,7 +55,10 @@ export class Coordinator {
   private readonly validation: Validation | undefined;
   /** The job's identity: a digest of its mathematical config and its data. */
   readonly jobId: string;
+  /** What the HTTP routes on the workers' port show (metrics, health, the dashboard); it only watches. */
+  private readonly monitor: RunMonitor;
   private lastCheckpoint: string | undefined;
+  private runFiles: RunFiles | undefined;
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -76,9 +81,20 @@ export class Coordinator {
       inputShape: sampleShape(layers, data.train.featureCount),
       paramCount: layout.size,
     };
+    this.monitor = new RunMonitor({
+      config,
+      jobId: this.jobId,
+      minWorkers: options.minWorkers ?? 1,
+      dashboard: options.dashboard === true,
+      metrics: options.metrics !== false,
+      quarantined: () => this.loop.verificationCounts?.quarantined ?? [],
+      lastCheckpoint: () => this.lastCheckpoint,
+    });
     this.workers = new WorkerServer({
       job,
       jobId: this.jobId,
+      observer: this.monitor,
+      routes: this.monitor.routes,
       ...(options.token !== undefined ? { token: options.token } : {}),
       heartbeatMs: options.heartbeatMs ?? 60_000,
       // A chunk result is the gradient (4 bytes per parameter) plus a few hundred bytes of header.
@@ -107,8 +123,15 @@ export class Coordinator {
       ...(options.verify !== undefined ? { verify: options.verify } : {}),
       ...(options.maxChunkGradNorm !== undefined ? { maxChunkGradNorm: options.maxChunkGradNorm } : {}),
       log: this.log,
-      ...(options.onStep ? { onStep: options.onStep } : {}),
-      ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}),
+      onStep: (report) => {
+        this.monitor.step(report);
+        options.onStep?.(report);
+      },
+      onEpoch: (report) => {
+        this.monitor.epoch(report);
+        options.onEpoch?.(report);
+      },
+      afterEpoch: async (event) => this.runFiles?.epochEnded(event),
       ...(options.onValidate ? { onValidate: options.onValidate } : {}),
       ...(options.checkpoints ? { onCheckpoint: () => this.checkpoint(), checkpointEvery: options.checkpoints.everySteps ?? 0 } : {}),
     });
@@ -139,6 +162,14 @@ export class Coordinator {
     this.parameters.setWeights(weights, source);
   }
 
+  /**
+   * Keeps the run's files in `dir` as training goes: history.csv and history.json after every
+   * epoch, and the best epoch's model in `dir/best/` whenever the monitored value improves.
+   */
+  writeRunFiles(dir: string): void {
+    this.runFiles = new RunFiles(dir, (target, summary) => this.save(target, summary));
+  }
+
   /** Whether the first step has begun (enough workers joined). */
   get started(): boolean {
     return this.loop.started;
@@ -162,12 +193,14 @@ export class Coordinator {
   }
 
   /**
-   * Runs the job's epochs, or until `stop()`; resolves with what was trained. A stopped run has
-   * written a checkpoint and told its workers.
+   * Runs the job's epochs, or until `stop()` or early stopping; resolves with what was trained. A
+   * stopped run has written a checkpoint and told its workers; an early-stopped one ends as a
+   * finished one does (its workers are told "done").
    */
   async train(): Promise<TrainingResult> {
     const started = performance.now();
     const samplesBefore = this.loop.samples;
+    const trainingSecondsBefore = this.loop.trainingSeconds;
     let outcome: Awaited<ReturnType<TrainingLoop['run']>>;
     try {
       outcome = await this.loop.run();
@@ -181,18 +214,22 @@ export class Coordinator {
     } else {
       this.workers.finish();
     }
-    const { history, position } = this.loop;
+    const { history, position, monitors } = this.loop;
+    const best = monitors.bestEpoch;
     return {
       epochs: this.config.epochs,
       steps: position.step,
       samples: this.loop.samples - samplesBefore,
       seconds: (performance.now() - started) / 1000,
+      trainingSeconds: this.loop.trainingSeconds - trainingSecondsBefore,
       backend: this.backend,
       workerBackends: this.workers.backends,
       ...(history.length ? { final: history.at(-1)! } : {}),
       history: [...history],
       position: { ...position },
       ...(stopped !== undefined ? { stopped } : {}),
+      ...(outcome === 'stopped early' ? { earlyStopping: monitors.earlyStop! } : {}),
+      ...(best ? { best } : {}),
       ...(this.lastCheckpoint ? { checkpoint: this.lastCheckpoint } : {}),
       ...(this.loop.verificationCounts ? { verification: this.loop.verificationCounts } : {}),
     };
@@ -237,6 +274,7 @@ export class Coordinator {
         history: state.history as unknown as Record<string, unknown>[],
         weights,
         optimizer,
+        ...(state.monitoring ? { monitoring: state.monitoring } : {}),
       },
       policy.keep ?? 3,
     );
@@ -246,16 +284,10 @@ export class Coordinator {
   }
 
   private resumeFrom(checkpoint: Checkpoint): void {
-    if (checkpoint.jobId !== this.jobId) {
-      const field = firstMathematicalDifference(checkpoint.config, this.config);
-      throw new CheckpointError(
-        field
-          ? `cannot resume: the config's ${field} differs from the checkpoint's; a resumed job must keep its mathematics (model, loss, optimizer, batch and chunk size, seed, data)`
-          : `cannot resume: the data in ${this.config.data.path} differs from the data the checkpoint was trained on`,
-      );
-    }
+    checkSameJob(checkpoint, this.jobId, this.config);
     this.parameters.restore({ weights: checkpoint.weights, optimizer: checkpoint.optimizer });
-    this.loop.restore({ position: checkpoint.position, epochTotals: checkpoint.epochTotals, history: checkpoint.history as unknown as EpochReport[] });
+    const { position, epochTotals, monitoring } = checkpoint;
+    this.loop.restore({ position, epochTotals, history: checkpoint.history as unknown as EpochReport[], ...(monitoring ? { monitoring } : {}) });
     this.log.info('resuming', { epoch: checkpoint.position.epoch + 1, batch: checkpoint.position.batch + 1, step: checkpoint.position.step });
   }
 
@@ -292,6 +324,7 @@ export class Coordinator {
 
   private workerLeft(session: WorkerSession, reason: string, wasReady: boolean): void {
     const reassigned = this.loop.workerLeft(session);
+    this.monitor.reassigned(session, reassigned);
     if (!wasReady || this.roster.wasRefused(session)) return;
     this.log.info('worker left', { worker: session.name, id: session.id, reason, reassigned });
     this.options.onWorker?.({ kind: 'left', workerId: session.id, name: session.name, reason, workers: this.workerCount });

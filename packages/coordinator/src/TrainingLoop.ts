@@ -14,6 +14,9 @@ import type { EpochReport } from './reports.js';
 import { ChunkDeadline } from './ChunkDeadline.js';
 import { ChunkLatency } from './ChunkLatency.js';
 import { createRound, type RoundContext } from './createRound.js';
+import { EpochMonitors } from './EpochMonitors.js';
+import { ReadyWait } from './ReadyWait.js';
+import { epochReport } from './epochReport.js';
 import type { StepRound } from './StepRound.js';
 import type { Validation } from './Validation.js';
 import type { EpochTotals, RunOutcome, TrainingLoopOptions, TrainingLoopState, TrainingPosition } from './trainingLoopOptions.js';
@@ -23,7 +26,7 @@ import { WorkerTimeoutClock } from './WorkerTimeoutClock.js';
 import type { WorkerSession } from './WorkerServer.js';
 
 export type { WorkerPool } from './createRound.js';
-export type { EpochTotals, RunOutcome, TrainingLoopOptions, TrainingLoopState, TrainingPosition } from './trainingLoopOptions.js';
+export type { EpochEndEvent, EpochTotals, RunOutcome, TrainingLoopOptions, TrainingLoopState, TrainingPosition } from './trainingLoopOptions.js';
 
 /** Thrown into a waiting step round or wait when a stop is requested. */
 class StopRequested extends Error {}
@@ -32,15 +35,17 @@ class StopRequested extends Error {}
  * The job's epochs: waits for `minWorkers`, then runs one step round per global batch (the
  * parameter server updates after each), reports every step and epoch, and validates after each
  * epoch (a forward-only round on the workers). Its position (epoch, batch, global step) and the running epoch sums are explicit values,
- * so a run can be reported, checkpointed and continued from them. Holds the --worker-timeout clock.
+ * so a run can be reported, checkpointed and continued from them. Holds the --worker-timeout clock,
+ * and the epoch monitors (early stopping, the best epoch), which may end the run early.
  */
 export class TrainingLoop {
   position: TrainingPosition = { epoch: 0, batch: 0, step: 0 };
   readonly history: EpochReport[] = [];
+  readonly monitors: EpochMonitors;
   private totals: EpochTotals;
   private current: StepRound<WorkerSession> | undefined;
   private aborted: AdamantError | undefined;
-  private readyWaiters: (() => void)[] = [];
+  private readonly readyWait: ReadyWait;
   private readonly clock: WorkerTimeoutClock;
   private stopReason: string | undefined;
   private readonly latency = new ChunkLatency();
@@ -49,19 +54,23 @@ export class TrainingLoop {
   private readonly unpaired = new WeakSet<WorkerSession>();
   /** Samples trained by this process (a continued run counts only its own). */
   samples = 0;
+  /** Seconds this process spent in training steps: no waiting for workers before them, no validation. */
+  trainingSeconds = 0;
   started = false;
 
   constructor(private readonly options: TrainingLoopOptions) {
     this.clock = new WorkerTimeoutClock(options.workerTimeoutMs, (error) => this.abort(error));
+    this.readyWait = new ReadyWait(options.workers, this.clock, options.log, options.statusEveryMs ?? 15_000);
     this.totals = this.freshTotals();
     const verify = options.verify ?? 0;
     this.verification = verify > 0 ? new Verification(verify, options.config.seed) : undefined;
+    this.monitors = new EpochMonitors(options.config, options.validation !== undefined, options.log);
   }
 
   /** A worker became ready: wakes whoever waits for workers and gives it the orphaned chunks. */
   workerJoined(): void {
     this.clock.stop();
-    for (const wake of this.readyWaiters.splice(0)) wake();
+    this.readyWait.wake();
     this.current?.workerJoined();
   }
 
@@ -104,12 +113,13 @@ export class TrainingLoop {
     this.clock.stop();
     this.aborted ??= error;
     this.current?.fail(error);
-    for (const wake of this.readyWaiters.splice(0)) wake();
+    this.readyWait.wake();
   }
 
   /** Its state for a checkpoint (copies). */
   state(): TrainingLoopState {
-    return { position: { ...this.position }, epochTotals: { ...this.totals, metricSums: [...this.totals.metricSums] }, history: this.history.map((r) => ({ ...r })) };
+    const epochTotals = { ...this.totals, metricSums: [...this.totals.metricSums] };
+    return { position: { ...this.position }, epochTotals, history: this.history.map((r) => ({ ...r })), monitoring: this.monitors.state() };
   }
 
   /** Continues from a checkpoint's state: run() then starts at its position. */
@@ -121,6 +131,7 @@ export class TrainingLoop {
     this.position = { ...state.position };
     this.totals = { ...state.epochTotals, metricSums: [...state.epochTotals.metricSums] };
     this.history.splice(0, this.history.length, ...state.history);
+    this.monitors.restore(state.monitoring, this.options.server.params.length);
   }
 
   /**
@@ -131,7 +142,7 @@ export class TrainingLoop {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
     this.current?.fail(new StopRequested(reason));
-    for (const wake of this.readyWaiters.splice(0)) wake();
+    this.readyWait.wake();
   }
 
   /** Why the run was asked to stop, if it was. */
@@ -144,13 +155,15 @@ export class TrainingLoop {
     this.clock.stop();
   }
 
-  /** Runs from `position` to the end of the config's epochs, or until a stop is requested. */
+  /** Runs from `position` to the end of the config's epochs, or until a stop is requested or early stopping ends it. */
   async run(): Promise<RunOutcome> {
     const { config, data, log } = this.options;
     try {
+      // A checkpoint taken as early stopping ended its run: nothing is left to train.
+      if (this.monitors.stopped) return 'stopped early';
       if (config.epochs > this.position.epoch) {
         log.info('waiting for workers', { minWorkers: this.options.minWorkers });
-        await this.waitForWorkers(this.options.minWorkers);
+        await this.readyWait.until(this.options.minWorkers, () => this.interruption());
       }
       this.started = true;
       while (this.position.epoch < config.epochs) {
@@ -159,12 +172,15 @@ export class TrainingLoop {
         for (const plan of batches.slice(this.position.batch)) {
           const stepStarted = performance.now();
           await this.runStep(plan, batches.length);
-          this.totals.seconds += (performance.now() - stepStarted) / 1000;
+          const stepSeconds = (performance.now() - stepStarted) / 1000;
+          this.totals.seconds += stepSeconds;
+          this.trainingSeconds += stepSeconds;
           const every = this.options.checkpointEvery ?? 0;
           if (every > 0 && this.position.step % every === 0 && this.position.batch < batches.length) this.options.onCheckpoint?.('steps');
         }
-        await this.endEpoch();
+        const stop = await this.endEpoch();
         this.options.onCheckpoint?.('epoch');
+        if (stop) return 'stopped early';
       }
       return 'finished';
     } catch (err) {
@@ -195,8 +211,8 @@ export class TrainingLoop {
 
   /** Starts a round as the current one and waits, watching it, until every chunk is in; rejects if it fails (an abort, a stop). */
   private async runRound(round: StepRound<WorkerSession>): Promise<void> {
-    if (this.aborted) throw this.aborted;
-    if (this.stopReason !== undefined) throw new StopRequested(this.stopReason);
+    const interrupted = this.interruption();
+    if (interrupted) throw interrupted;
     const { log, chunkTimeoutMs } = this.options;
     this.current = round;
     round.start();
@@ -254,28 +270,33 @@ export class TrainingLoop {
   }
 
   /**
-   * Reports the epoch, after validating it. Until the report is in the history the position stays
-   * at the epoch's end, so a checkpoint taken meanwhile (a stop during validation) resumes by
-   * validating the same weights again.
+   * Reports the epoch, after validating it, and lets the monitors judge it; returns whether early
+   * stopping ends the run here (having put the best weights back, if it keeps them). Until the
+   * report is in the history the position stays at the epoch's end, so a checkpoint taken meanwhile
+   * (a stop during validation) resumes by validating the same weights again.
    */
-  private async endEpoch(): Promise<void> {
-    const { config, data, validation, log } = this.options;
-    const report: EpochReport = {
-      epoch: this.position.epoch + 1,
-      epochs: config.epochs,
-      ...meansOf({ samples: data.train.rows, lossSum: this.totals.lossSum, metricSums: this.totals.metricSums }, config.metrics),
-      seconds: this.totals.seconds,
-    };
+  private async endEpoch(): Promise<boolean> {
+    const { config, data, validation, log, server } = this.options;
+    const report = epochReport(this.position.epoch, this.totals, data.train.rows, this.position.step, config);
     if (validation) {
       this.options.onValidate?.({ epoch: report.epoch, samples: validation.data.rows });
       Object.assign(report, await this.validate(validation));
     }
     this.current = undefined;
+    const verdict = this.monitors.epochEnded(report, server.params);
     this.history.push(report);
-    log.info('epoch done', { ...report, ...(this.verification ? { verification: this.verificationCounts } : {}) });
+    // Debug: the embedder prints each epoch (the CLI's epoch line); at info it would show twice.
+    log.debug('epoch done', { ...report, ...(this.verification ? { verification: this.verificationCounts } : {}) });
+    await this.options.afterEpoch?.({ history: this.history, best: this.monitors.bestEpoch, improved: verdict.improved });
+    if (verdict.stop) {
+      const stop = this.monitors.earlyStop!;
+      if (verdict.restore) server.setWeights(verdict.restore, `the weights of the best epoch (${stop.bestEpoch})`);
+      log.info('early stopping', { ...stop });
+    }
     this.options.onEpoch?.(report);
     this.position = { epoch: this.position.epoch + 1, batch: 0, step: this.position.step };
     this.totals = this.freshTotals();
+    return verdict.stop;
   }
 
   /**
@@ -292,29 +313,12 @@ export class TrainingLoop {
     return validation.figures(round);
   }
 
-  private freshTotals(): EpochTotals {
-    return { lossSum: 0, metricSums: emptyMetricStatistics(this.options.config.metrics), seconds: 0 };
+  /** What ends a wait or refuses a round: the abort's error, or a stop request. */
+  private interruption(): Error | undefined {
+    return this.aborted ?? (this.stopReason !== undefined ? new StopRequested(this.stopReason) : undefined);
   }
 
-  private async waitForWorkers(count: number): Promise<void> {
-    // No silent wait: say now and then how many workers are still missing.
-    const status = setInterval(() => {
-      this.options.log.info('still waiting for workers', { ready: this.options.workers.ready.length, needed: count });
-    }, this.options.statusEveryMs ?? 15_000);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (this.aborted) return reject(this.aborted);
-          if (this.stopReason !== undefined) return reject(new StopRequested(this.stopReason));
-          const ready = this.options.workers.ready.length;
-          if (ready >= count) return resolve();
-          this.clock.start(`only ${ready} of ${count} workers have been ready`);
-          this.readyWaiters.push(check);
-        };
-        check();
-      });
-    } finally {
-      clearInterval(status);
-    }
+  private freshTotals(): EpochTotals {
+    return { lossSum: 0, metricSums: emptyMetricStatistics(this.options.config.metrics), seconds: 0 };
   }
 }

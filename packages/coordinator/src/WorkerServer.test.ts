@@ -4,7 +4,7 @@ import { authProof, createCodec, PROTOCOL_VERSION, silentLog, type CoordinatorMe
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ConnectionLimits } from './connectionLimits.js';
-import { WorkerServer, type ListenTarget, type WorkerSession } from './WorkerServer.js';
+import { WorkerServer, type HttpRouteHandler, type ListenTarget, type WorkerSession } from './WorkerServer.js';
 
 const job: WorkerJob = {
   layers: [{ type: 'dense', units: 1, activation: 'linear', useBias: true, inputShape: [1] }],
@@ -26,7 +26,10 @@ function recordingLog() {
 }
 
 /** A WorkerServer on loopback whose handlers record what they hear. */
-async function start(target: ListenTarget = { host: '127.0.0.1', port: 0 }, options: { token?: string | undefined; log?: Log; limits?: Partial<ConnectionLimits> } = {}) {
+async function start(
+  target: ListenTarget = { host: '127.0.0.1', port: 0 },
+  options: { token?: string | undefined; log?: Log; limits?: Partial<ConnectionLimits>; routes?: HttpRouteHandler } = {},
+) {
   const joined: WorkerSession[] = [];
   const left: string[] = [];
   const fatal: Error[] = [];
@@ -38,6 +41,7 @@ async function start(target: ListenTarget = { host: '127.0.0.1', port: 0 }, opti
     heartbeatMs: 60_000,
     maxPayload: 1 << 20,
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.routes ? { routes: options.routes } : {}),
     log: options.log ?? silentLog,
     handlers: {
       joined: (s) => joined.push(s),
@@ -240,10 +244,22 @@ describe('WorkerServer', () => {
     await expect.poll(() => left).toEqual([expect.stringMatching(/^too slow to read \(\d+ bytes unsent\)$/)]);
   });
 
-  it('answers plain HTTP on its own port with 426', async () => {
+  it('answers plain HTTP on its own port with 426 without routes, and through its routes with them; upgrades go on as before', async () => {
     const { address } = await start();
     const response = await fetch(`http://127.0.0.1:${address.port}/`);
     expect(response.status).toBe(426);
+    const asked: string[] = [];
+    const routes: HttpRouteHandler = (request, reply) => {
+      asked.push(`${request.method} ${request.url}`);
+      reply.writeHead(request.url === '/healthz' ? 200 : 404).end();
+    };
+    const routed = await start(undefined, { routes });
+    expect((await fetch(`http://127.0.0.1:${routed.address.port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${routed.address.port}/`)).status).toBe(404);
+    expect(asked).toEqual(['GET /healthz', 'GET /']);
+    const worker = await peer(`${routed.address.url}/healthz`, 'secret');
+    expect((await worker.next()).type).toBe('welcome');
+    expect(asked).toHaveLength(2);
   });
 
   it('shares an existing http server: its routes keep working beside the workers', async () => {
@@ -255,7 +271,10 @@ describe('WorkerServer', () => {
       http1.closeAllConnections();
       return new Promise((r) => http1.close(r));
     });
-    const { address, joined } = await start({ server: http1, host: '127.0.0.1', port: 0 });
+    const routes: HttpRouteHandler = () => {
+      throw new Error('a server handed in with a request listener of its own keeps answering plain HTTP itself');
+    };
+    const { address, joined } = await start({ server: http1, host: '127.0.0.1', port: 0 }, { routes });
     const health = await fetch(`http://127.0.0.1:${address.port}/health`);
     expect([health.status, await health.text()]).toEqual([200, 'ok']);
     const worker = await peer(address.url, 'secret');

@@ -1,4 +1,4 @@
-import type http from 'node:http';
+import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
@@ -19,9 +19,11 @@ import { checkJob, checkProof, sessionName } from './handshake.js';
 import { createUpgradeServer, type ListenAddress, listenOn, type ListenTarget } from './listenTarget.js';
 import { LogThrottle } from './LogThrottle.js';
 import { closeSocket, type Connection, type WorkerServerHandlers, type WorkerSession } from './workerSession.js';
+import type { HttpRouteHandler, SessionObserver } from './WorkerServerHooks.js';
 
 export type { ListenAddress, ListenTarget } from './listenTarget.js';
 export type { WorkerServerHandlers, WorkerSession } from './workerSession.js';
+export type { HttpRouteHandler, SessionObserver } from './WorkerServerHooks.js';
 
 export interface WorkerServerOptions {
   /** The job every worker receives in its welcome. */
@@ -38,6 +40,12 @@ export interface WorkerServerOptions {
   limits?: Partial<ConnectionLimits>;
   log: Log;
   handlers: WorkerServerHandlers;
+  observer?: SessionObserver;
+  /**
+   * Plain HTTP requests, on our own server or on a server handed in without a request listener of
+   * its own; unset, our own server answers 426 (as ws does).
+   */
+  routes?: HttpRouteHandler;
 }
 
 /** After sending its close frame, how long a dropped peer has to answer before its socket is destroyed. */
@@ -61,6 +69,7 @@ export class WorkerServer {
   private wss: WebSocketServer | undefined;
   private server: http.Server | undefined;
   private ownServer = false;
+  private servesRoutes = false;
   private guard: ConnectionGuard | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private largestMessage = 0;
@@ -82,9 +91,13 @@ export class WorkerServer {
 
   async listen(target: ListenTarget = {}): Promise<ListenAddress> {
     this.limits = { ...this.limits, ...target.limits };
-    const server = target.server ?? createUpgradeServer();
+    const { routes } = this.options;
+    const server = target.server ?? (routes ? http.createServer() : createUpgradeServer());
     this.server = server;
     this.ownServer = !target.server;
+    // A server handed in with a request listener of its own keeps answering plain HTTP itself.
+    this.servesRoutes = routes !== undefined && (this.ownServer || server.listenerCount('request') === 0);
+    if (this.servesRoutes) server.on('request', this.onRequest);
     this.guard = new ConnectionGuard(this.limits, this.options.log);
     if (this.ownServer || target.guardConnections) this.guard.guard(server);
     // noServer: we take the upgrades ourselves, to refuse them beyond the limits before ws does any work.
@@ -107,6 +120,7 @@ export class WorkerServer {
       const frame = this.codec.encode(message);
       this.largestMessage = Math.max(this.largestMessage, frame.byteLength);
       session.socket.send(frame);
+      this.options.observer?.traffic(session, 0, frame.byteLength);
     } catch (err) {
       this.options.log.warn('cannot send to worker; dropping it', { worker: session.name, error: (err as Error).message });
       setImmediate(() => this.drop(connection, 1011, 'coordinator could not send'));
@@ -127,12 +141,14 @@ export class WorkerServer {
   /** Training is over: tells every worker past its hello, and stops reporting departures. */
   finish(): void {
     this.finished = true;
+    this.options.observer?.ended('finished');
     for (const { session } of this.connections.values()) if (session.state !== 'handshake') this.send(session, { type: 'done' });
   }
 
   /** Training stops before the end (a checkpoint is saved): tells every worker past its hello. */
   stop(reason: string): void {
     this.finished = true;
+    this.options.observer?.ended('stopped');
     for (const { session } of this.connections.values()) if (session.state !== 'handshake') this.send(session, { type: 'stop', reason });
   }
 
@@ -142,6 +158,8 @@ export class WorkerServer {
     clearInterval(this.heartbeatTimer);
     for (const connection of this.connections.values()) closeSocket(connection.session.socket, 1001, 'coordinator shutting down');
     this.server?.off('upgrade', this.onUpgrade);
+    if (this.servesRoutes) this.server?.off('request', this.onRequest);
+    this.options.observer?.ended('closed');
     this.guard?.unguard();
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
     const own = this.ownServer ? this.server : undefined;
@@ -171,6 +189,10 @@ export class WorkerServer {
     }
   }
 
+  private readonly onRequest = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+    this.options.routes?.(request, response, () => this.guard?.keepOpen(request.socket));
+  };
+
   private readonly onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     const handshaking = [...this.connections.values()].filter((c) => c.session.state === 'handshake').length;
     if (!this.guard?.admitUpgrade(socket, this.connections.size, handshaking)) return;
@@ -191,6 +213,7 @@ export class WorkerServer {
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       if (connection.closed) return;
       session.heardAt = performance.now();
+      this.options.observer?.traffic(session, data.byteLength, 0);
       try {
         if (!isBinary) throw new ProtocolError(`worker ${session.name}: sent a text frame; the protocol is binary msgpack`);
         this.onMessage(connection, data);
@@ -250,6 +273,7 @@ export class WorkerServer {
         checkJob(message, this.options.jobId, session.name);
         clearTimeout(connection.handshakeTimer);
         session.state = 'joining';
+        this.options.observer?.joined(session, connection.address);
         this.send(session, { type: 'welcome', protocol: PROTOCOL_VERSION, workerId: session.id, job: this.options.job, heartbeatMs: this.options.heartbeatMs, jobId: this.options.jobId });
         return;
       }
@@ -260,11 +284,13 @@ export class WorkerServer {
         const backends = this.backends;
         if (backends.length > 1) this.options.log.warn('workers run different backends: results stay correct but are no longer bitwise reproducible', { backends });
         this.options.log.info('worker joined', { worker: session.name, id: session.id, backend: message.backend });
+        this.options.observer?.ready(session);
         this.options.handlers.joined(session);
         return;
       }
       case 'chunk':
         if (session.state !== 'ready') throw new ProtocolError(`worker ${session.name}: sent a chunk before it was ready`);
+        this.options.observer?.chunk(session, message);
         this.options.handlers.chunk(session, message);
         return;
       case 'failed':
@@ -281,6 +307,7 @@ export class WorkerServer {
     if (!this.connections.delete(session.id)) return;
     connection.closed = true;
     clearTimeout(connection.handshakeTimer);
+    this.options.observer?.left(session, reason, this.finished);
     if (this.finished) return;
     try {
       this.options.handlers.left(session, reason, session.state === 'ready');

@@ -96,6 +96,13 @@ export class ConnectionGuard {
     return false;
   }
 
+  /** A guarded connection now carries a long-lived HTTP stream (the dashboard's events): still counted, but no longer closed for not upgrading. */
+  keepOpen(socket: Duplex): void {
+    const key = peerKey(socket as Socket);
+    clearTimeout(this.awaitingUpgrade.get(key));
+    this.awaitingUpgrade.delete(key);
+  }
+
   private readonly onConnection = (socket: Socket): void => {
     if (this.sockets.size >= this.limits.maxConnections) {
       this.refused(`${this.sockets.size} connections open (the limit is ${this.limits.maxConnections})`);

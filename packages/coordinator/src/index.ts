@@ -1,10 +1,15 @@
 export { Coordinator } from './Coordinator.js';
 export type { CheckpointPolicy, CoordinatorOptions } from './options.js';
-export type { EpochReport, StepReport, TrainingResult, WorkerEvent } from './reports.js';
+export type { EarlyStop, EpochReport, StepReport, TrainingResult, WorkerEvent } from './reports.js';
 export type { VerificationCounts } from './Verification.js';
 export type { ListenAddress, ListenTarget } from './WorkerServer.js';
+export { httpUrl } from './monitor/httpUrl.js';
 export { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from './connectionLimits.js';
 export { ParameterServer, type ParameterServerState } from './ParameterServer.js';
 export type { TrainingPosition } from './TrainingLoop.js';
 export { GradientReducer } from './GradientReducer.js';
 export { assignChunks } from './assignChunks.js';
+export { EarlyStopping, monitorDirection, type EarlyStoppingVerdict, type MonitorDirection } from './EarlyStopping.js';
+export type { BestEpoch } from './EpochMonitors.js';
+export { BEST_MODEL_DIR } from './RunFiles.js';
+export { epochLogs, HISTORY_CSV, HISTORY_JSON, historyCsv, historyRow, type HistoryRow } from './RunHistory.js';

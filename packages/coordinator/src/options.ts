@@ -58,6 +58,14 @@ export interface CoordinatorOptions {
   checkpoints?: CheckpointPolicy;
   /** Continue from this checkpoint (same job: the config's mathematics and the data must match). */
   resume?: Checkpoint;
+  /**
+   * Serve the live dashboard on the workers' port: `GET /`, its files and `GET /events`. Like
+   * /metrics it needs no token: it shows the config, the figures and the workers, never the data
+   * or the token. Default false.
+   */
+  dashboard?: boolean;
+  /** Serve `GET /metrics` (Prometheus) on the workers' port. Default true. /healthz and /readyz are always served. */
+  metrics?: boolean;
   log?: Log;
   onWorker?: (event: WorkerEvent) => void;
   onStep?: (report: StepReport) => void;

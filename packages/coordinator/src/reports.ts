@@ -36,14 +36,40 @@ export interface EpochReport {
   metrics: Record<string, number>;
   valLoss?: number;
   valMetrics?: Record<string, number>;
+  /** Training seconds of the epoch: its steps, not the waits for workers before them nor validation. */
   seconds: number;
+  /** The learning rate of the epoch's last step (a schedule's value there). */
+  learningRate: number;
+  /** Training samples over `seconds`. */
+  samplesPerSecond: number;
+  /** Whether the monitored value (earlyStopping.monitor, else val_loss when validating, else loss) reached a new best: the epoch saved as best/. */
+  improved?: boolean;
+  /** Early stopping after this epoch, when the job configures it (Keras's figures; epochs 1-based). */
+  earlyStopping?: { best: number | null; bestEpoch: number; wait: number; stop: boolean };
+}
+
+/** Why and where early stopping ended a run (epochs 1-based). */
+export interface EarlyStop {
+  /** The last epoch trained. */
+  epoch: number;
+  monitor: string;
+  /** The best value seen, and its epoch. */
+  best: number;
+  bestEpoch: number;
+  /** Epochs counted without improvement when it stopped (at least `patience`). */
+  wait: number;
+  /** Whether the weights of the best epoch replaced the last ones (restoreBestWeights). */
+  restoredBestWeights: boolean;
 }
 
 export interface TrainingResult {
   epochs: number;
   steps: number;
   samples: number;
+  /** Wall seconds of train(): waiting for workers, validation and saving included. */
   seconds: number;
+  /** Seconds this process spent in training steps (what samples/s divides by). */
+  trainingSeconds: number;
   backend: ResolvedBackend;
   workerBackends: string[];
   final?: EpochReport;
@@ -52,6 +78,10 @@ export interface TrainingResult {
   position: { epoch: number; batch: number; step: number };
   /** Set when the run was asked to stop before the end (the reason, e.g. "SIGINT"). */
   stopped?: string;
+  /** Set when early stopping ended the run. */
+  earlyStopping?: EarlyStop;
+  /** The best epoch by the monitored value (what `<out>/best/` holds), once one was compared. */
+  best?: { monitor: string; value: number; epoch: number };
   /** The last checkpoint written, if any. */
   checkpoint?: string;
   /** What --verify did (absent when it is off). */

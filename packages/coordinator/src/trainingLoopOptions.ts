@@ -1,5 +1,6 @@
 import type { JobConfig, Log, PreparedData } from '@adamant/core';
 import type { WorkerPool } from './createRound.js';
+import type { BestEpoch, MonitoringState } from './EpochMonitors.js';
 import type { ParameterServer } from './ParameterServer.js';
 import type { EpochReport, StepReport } from './reports.js';
 import type { Validation } from './Validation.js';
@@ -27,10 +28,19 @@ export interface TrainingLoopState {
   position: TrainingPosition;
   epochTotals: EpochTotals;
   history: EpochReport[];
+  /** Early stopping's and the best model's state (absent in checkpoints from before them). */
+  monitoring?: MonitoringState;
 }
 
-/** How a run ended: every epoch done, or asked to stop (the position says where). */
-export type RunOutcome = 'finished' | 'stopped';
+/** How a run ended: every epoch done, asked to stop (the position says where), or ended by early stopping. */
+export type RunOutcome = 'finished' | 'stopped' | 'stopped early';
+
+/** An epoch is over and reported: its figures are in `history`; `best` is the best epoch so far, `improved` whether this one is it. */
+export interface EpochEndEvent {
+  history: readonly EpochReport[];
+  best: BestEpoch | undefined;
+  improved: boolean;
+}
 
 export interface TrainingLoopOptions {
   config: JobConfig;
@@ -44,6 +54,8 @@ export interface TrainingLoopOptions {
   log: Log;
   onStep?: (report: StepReport) => void;
   onEpoch?: (report: EpochReport) => void;
+  /** Awaited at every epoch's end, before its checkpoint and before early stopping restores any weights: writes the run's files. */
+  afterEpoch?: (event: EpochEndEvent) => Promise<void>;
   onValidate?: (event: { epoch: number; samples: number }) => void;
   /** Called after every epoch, and every `checkpointEvery` steps, with the loop's state final for that point. */
   onCheckpoint?: (reason: 'epoch' | 'steps') => void;

@@ -28,6 +28,10 @@ export type ErrorCode =
   | 'E_MODEL'
   /** A requested TensorFlow.js backend is not available. */
   | 'E_BACKEND'
+  /** The address and port to listen on are taken by another process. */
+  | 'E_ADDRINUSE'
+  /** The system refused access: a port below 1024 without the privilege, a directory that cannot be written. */
+  | 'E_ACCESS'
   /** Anything else: a bug in Adamant. */
   | 'E_INTERNAL';
 
@@ -110,6 +114,22 @@ export class BackendError extends AdamantError {
   override name = 'BackendError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('E_BACKEND', message, options);
+  }
+}
+
+/** Listening failed because another process holds the address and port; the message says which and what to do. */
+export class AddressInUseError extends AdamantError {
+  override name = 'AddressInUseError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_ADDRINUSE', message, options);
+  }
+}
+
+/** The system refused this process access: to a privileged port, or to a file or directory it must write. */
+export class AccessError extends AdamantError {
+  override name = 'AccessError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_ACCESS', message, options);
   }
 }
 

@@ -6,7 +6,9 @@
 
 // ---- errors and logging -----------------------------------------------------------------
 export {
+  AccessError,
   AdamantError,
+  AddressInUseError,
   BackendError,
   CheckpointError,
   ConfigError,
@@ -85,7 +87,7 @@ export { type ClassCount, EVALUATION_ROWS, type Evaluation, EvaluationTally, typ
 export { loadSavedModel, readDataFor, type SavedModel } from './model/inference.js';
 export { readTableInput, tableInput, textInput } from './model/predictInput.js';
 export { type ParamEntry, ParamLayout, weightNameAt } from './model/layout.js';
-export { type EvalSums, evaluateSums, meansOf, perSampleLoss } from './model/losses.js';
+export { type EvalSums, evaluateSums, lossSum, meansOf, perSampleLoss } from './model/losses.js';
 export {
   METADATA_JSON,
   readSavedMetadata,
@@ -127,10 +129,12 @@ export {
   type ChunkEvaluation,
   type ChunkGradient,
   type ChunkGradientPart,
+  chunkWeightBytes,
   decodeChunkGradient,
   decodeStepWeights,
   describeNonFinite,
   encodeChunkResult,
+  readChunkWeights,
   readTableRows,
   type SparseRows,
   stepTableRows,

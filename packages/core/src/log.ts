@@ -9,6 +9,11 @@ export interface Log {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /**
+   * Sets fields every later line carries, replacing earlier values of the same names: a worker
+   * names itself by the id its coordinator's welcome gave it. Optional: a log may ignore them.
+   */
+  setBindings?(fields: LogFields): void;
 }
 
 const noop = (): void => {};

@@ -5,7 +5,7 @@ import {
   emptyMetricStatistics,
   mixSeed,
   ParamLayout,
-  perSampleLoss,
+  lossSum as weightedLossSum,
   ShapeError,
   type ResolvedBackend,
   type WorkerJob,
@@ -53,18 +53,19 @@ export class AutodiffGradients implements GradientPath {
   }
 
   /** Checks a chunk's shapes, and its token ids when the model starts with an embedding. */
-  private checkChunk(x: Float32Array, y: Float32Array, samples: number): void {
+  private checkChunk(x: Float32Array, y: Float32Array, samples: number, w: Float32Array | undefined): void {
     const perSample = this.job.inputShape.reduce((a, b) => a * b, 1);
     if (x.length !== samples * perSample || y.length !== samples) {
       throw new ShapeError(`chunk of ${samples} samples has ${x.length} inputs and ${y.length} targets; expected ${samples * perSample} and ${samples}`);
     }
+    if (w && w.length !== samples) throw new ShapeError(`chunk of ${samples} samples has ${w.length} sample weights`);
     const first = this.job.layers[0]!;
     if (first.type === 'embedding') checkTokenIds(x, perSample, first.inputDim);
   }
 
-  /** Gradient sum, loss sum and metric statistics of `samples` rows (x: samples x inputShape, y: one target per sample). */
-  compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient {
-    this.checkChunk(x, y, samples);
+  /** Gradient sum, loss sum (Σ w·loss with weights w) and metric statistics of `samples` rows (x: samples x inputShape, y: one target per sample). */
+  compute(x: Float32Array, y: Float32Array, samples: number, seed: number, w?: Float32Array): ChunkGradient {
+    this.checkChunk(x, y, samples, w);
     const first = this.job.layers[0]!;
     // Dropout masks depend on the chunk's seed alone, never on which worker draws them.
     for (const { layer, index } of this.dropoutLayers) (layer as unknown as { seed: number }).seed = mixSeed(seed, index);
@@ -74,11 +75,12 @@ export class AutodiffGradients implements GradientPath {
     tf.tidy(() => {
       const xs = tf.tensor(x, [samples, ...this.job.inputShape], 'float32');
       const ys = tf.tensor(y, [samples, 1], 'float32');
+      const ws = w ? tf.tensor(w, [samples], 'float32') : undefined;
       let prediction: tf.Tensor | undefined;
       const { value, grads: byName } = tf.variableGrads(() => {
         // keep(): the metrics read the same forward pass's predictions after the gradient tape is gone.
         prediction = tf.keep(this.model.apply(xs, { training: true }) as tf.Tensor);
-        return perSampleLoss(this.job.loss, ys, prediction).sum() as tf.Scalar;
+        return weightedLossSum(this.job.loss, ys, prediction, ws);
       }, this.variables);
       lossSum = value.dataSync()[0]!;
       if (prediction) {
@@ -101,15 +103,16 @@ export class AutodiffGradients implements GradientPath {
     return { dense: grads, lossSum, metricSums };
   }
 
-  /** Loss sum and metric statistics of `samples` rows, forward only in inference mode (dropout off), as tfjs's `predict` runs. */
-  evaluate(x: Float32Array, y: Float32Array, samples: number): ChunkEvaluation {
-    this.checkChunk(x, y, samples);
+  /** Loss sum (weighted by w, if given) and metric statistics of `samples` rows, forward only in inference mode (dropout off), as tfjs's `predict` runs. */
+  evaluate(x: Float32Array, y: Float32Array, samples: number, w?: Float32Array): ChunkEvaluation {
+    this.checkChunk(x, y, samples, w);
     const metricSums = emptyMetricStatistics(this.job.metrics);
     const lossSum = tf.tidy(() => {
       const prediction = this.model.apply(tf.tensor(x, [samples, ...this.job.inputShape], 'float32'), { training: false }) as tf.Tensor;
       const outputs = prediction.shape[prediction.rank - 1] ?? 1;
       if (this.job.metrics.length > 0) addMetricStatistics(this.job.metrics, prediction.dataSync(), y, samples, outputs, metricSums);
-      return perSampleLoss(this.job.loss, tf.tensor(y, [samples, 1], 'float32'), prediction).sum().dataSync()[0]!;
+      const ws = w ? tf.tensor(w, [samples], 'float32') : undefined;
+      return weightedLossSum(this.job.loss, tf.tensor(y, [samples, 1], 'float32'), prediction, ws).dataSync()[0]!;
     });
     return { lossSum, metricSums };
   }

@@ -137,8 +137,13 @@ export class ComputeThread {
           if (this.failure) return reject(this.failure);
           load();
           Atomics.store(this.cancelFlag, 0, 0);
-          const inputs = chunks.map((c) => ({ ...c, x: owned(c.x), y: owned(c.y) }));
-          const transfer = new Set(inputs.flatMap((c) => [c.x.buffer, c.y.buffer]));
+          const transfer = new Set<ArrayBuffer>();
+          const own = (array: Float32Array): Float32Array<ArrayBuffer> => {
+            const mine = owned(array);
+            transfer.add(mine.buffer);
+            return mine;
+          };
+          const inputs = chunks.map((c) => ({ ...c, x: own(c.x), y: own(c.y), ...(c.w ? { w: own(c.w) } : {}) }));
           this.step = running(resolve, reject);
           const request: ComputeStepRequest = { type: 'step', evaluate: this.step.evaluate, chunks: inputs };
           this.thread.postMessage(request, [...transfer]);

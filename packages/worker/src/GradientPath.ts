@@ -10,15 +10,18 @@ export interface GradientPath {
   /** The path may keep views into `flat`: leave it unchanged until the next setWeights. */
   setWeights(flat: Float32Array): void;
   /**
-   * x: samples x inputShape (token ids as floats for an embedding), y: one target per sample.
-   * The returned arrays may be reused by the next call: encode or copy them first.
+   * x: samples x inputShape (token ids as floats for an embedding), y: one target per sample,
+   * w: one weight per sample, or none when each weighs 1 (the loss sum and its gradient are then
+   * of Σ w·loss; the metrics stay unweighted). The returned arrays may be reused by the next
+   * call: encode or copy them first.
    */
-  compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient;
+  compute(x: Float32Array, y: Float32Array, samples: number, seed: number, w?: Float32Array): ChunkGradient;
   /**
-   * The loss sum and metric statistics of a forward-only chunk (validation): inference mode, so
-   * no dropout and no gradient. Depends only on the rows and the weights, like `compute`.
+   * The loss sum (weighted by w, if given) and metric statistics of a forward-only chunk
+   * (validation): inference mode, so no dropout and no gradient. Depends only on the rows and the
+   * weights, like `compute`.
    */
-  evaluate(x: Float32Array, y: Float32Array, samples: number): ChunkEvaluation;
+  evaluate(x: Float32Array, y: Float32Array, samples: number, w?: Float32Array): ChunkEvaluation;
   dispose(): void;
 }
 

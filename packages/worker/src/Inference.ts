@@ -108,7 +108,10 @@ export class Inference {
     return out;
   }
 
-  /** The loss, the configured metrics and (classifiers) per-class counts on a dataset read with core's readDataFor. */
+  /**
+   * The loss, the configured metrics and (classifiers) per-class counts on a dataset read with
+   * core's readDataFor; its sample weights (data.sampleWeight), if any, weigh the loss.
+   */
   evaluate(data: Dataset): Evaluation {
     this.checkInput(data.x, data.rows);
     const { loss, metrics } = this.saved.config;
@@ -116,7 +119,7 @@ export class Inference {
     const tally = new EvaluationTally({ loss, metrics, outputs: this.outputs, ...(labels ? { labels } : {}) });
     for (let start = 0; start < data.rows; start += EVALUATION_ROWS) {
       const size = Math.min(EVALUATION_ROWS, data.rows - start);
-      tally.add(this.slice(data.x, start, size), data.y.subarray(start, start + size), size);
+      tally.add(this.slice(data.x, start, size), data.y.subarray(start, start + size), size, data.w?.subarray(start, start + size));
     }
     return tally.result();
   }

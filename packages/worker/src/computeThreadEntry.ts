@@ -49,9 +49,9 @@ function computeStep(port: MessagePort, path: GradientPath, weights: Float32Arra
     // Waits on the cancel flag itself, so a cancelled step does not sit out the delay.
     if (slowChunkMs > 0 && Atomics.wait(cancel, 0, 0, slowChunkMs) !== 'timed-out') break;
     if (evaluate) {
-      post(port, { type: 'evaluated', index: chunk.index, evaluation: path.evaluate(chunk.x, chunk.y, chunk.samples) });
+      post(port, { type: 'evaluated', index: chunk.index, evaluation: path.evaluate(chunk.x, chunk.y, chunk.samples, chunk.w) });
     } else {
-      const { gradient, buffers } = ownBuffers(path.compute(chunk.x, chunk.y, chunk.samples, chunk.seed));
+      const { gradient, buffers } = ownBuffers(path.compute(chunk.x, chunk.y, chunk.samples, chunk.seed, chunk.w));
       post(port, { type: 'chunk', index: chunk.index, gradient }, buffers);
     }
     computed++;

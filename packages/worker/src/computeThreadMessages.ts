@@ -28,6 +28,8 @@ export interface ChunkInput {
   x: Float32Array;
   /** One target per sample. */
   y: Float32Array;
+  /** One weight per sample; absent when every sample weighs 1. */
+  w?: Float32Array;
 }
 
 /**

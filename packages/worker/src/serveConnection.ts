@@ -8,6 +8,7 @@ import {
   printable,
   PROTOCOL_VERSION,
   ProtocolError,
+  readChunkWeights,
   readFloats,
   ShapeError,
   toAdamantError,
@@ -134,6 +135,8 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
     state.heartbeatMs = Math.min(message.heartbeatMs, MAX_TIMER_MS);
     heard();
     summary.workerId = message.workerId;
+    // From here on every line names this worker as the coordinator's logs do.
+    log.setBindings?.({ worker: message.workerId });
     if (state.job) {
       // The same job: the compute thread, its model and the weights mirror carry on as they were.
       summary.reconnects++;
@@ -157,13 +160,18 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
       seed: chunk.seed,
       x: readFloats(chunk.x, undefined, `chunk ${chunk.index} inputs`, peer),
       y: readFloats(chunk.y, chunk.samples, `chunk ${chunk.index} targets`, peer),
+      ...(chunk.w ? { w: readChunkWeights(chunk.w, chunk.samples, `chunk ${chunk.index} sample weights`, peer) } : {}),
     }));
     const samplesOf = new Map(chunks.map((c) => [c.index, c.samples]));
     const load = () => job.mirror.update(message, peer);
     // Once the connection is gone the coordinator hands a chunk to another worker: its result is dropped.
+    // Each result says how long this worker spent on it (since the step arrived, or since its previous result): the dashboard's compute share, never used in results.
+    let lastResultAt = performance.now();
     const deliver = (index: number, result: ChunkGradient | ChunkEvaluation): boolean => {
       if (socket.readyState !== WebSocket.OPEN) return false;
-      send(encodeChunkResult(message.step, index, samplesOf.get(index)!, result));
+      const now = performance.now();
+      send({ ...encodeChunkResult(message.step, index, samplesOf.get(index)!, result), computeMs: Math.min(now - lastResultAt, 86_400_000) });
+      lastResultAt = now;
       return true;
     };
     stepInFlight = true;

@@ -1,4 +1,8 @@
+import { httpUrl } from '@adamant/coordinator';
+import { listeningBanner, reachableAddresses, workerCommand } from '../banner.js';
+import { warnOfIdleWorkers } from '../idleWorkers.js';
 import { createLog, type LogLevel } from '../logger.js';
+import { ensureWritableDir, listenError } from '../systemErrors.js';
 import { closeServer, createCoordinatorTls } from '../tls.js';
 import { coordinatorToken } from '../token.js';
 import { finishTraining, prepareCoordinator, stopOnSignals, type TrainingOptions } from './shared.js';
@@ -16,6 +20,8 @@ export interface CoordinatorCommandOptions extends TrainingOptions {
   maxConnections: number;
   logLevel: LogLevel;
   logJson?: boolean;
+  quiet?: boolean;
+  progressEvery?: number;
   /** PEM files: with both, workers connect over wss://. */
   tlsCert?: string;
   tlsKey?: string;
@@ -28,28 +34,41 @@ export interface CoordinatorCommandOptions extends TrainingOptions {
  * a stopped or crashed run; its workers reconnect to it on their own.
  */
 export async function coordinatorCommand(configPath: string | undefined, options: CoordinatorCommandOptions): Promise<void> {
-  const log = createLog(options.logLevel, options.logJson === true);
+  const log = createLog(options.logLevel, options.logJson === true, 'coordinator');
   // Checked before the data is loaded: a wrong file fails at once.
   const tls = createCoordinatorTls(options);
   const { token, madeUp } = coordinatorToken(options, log);
   const workerTimeoutMs = options.workerTimeout > 0 ? options.workerTimeout * 1000 : undefined;
   const run = await prepareCoordinator(configPath, { ...options, token, heartbeatMs: options.heartbeat * 1000, ...(workerTimeoutMs ? { workerTimeoutMs } : {}) }, log);
   const { coordinator, progress } = run;
+  ensureWritableDir(run.out);
+  progress.describeJob(coordinator.config);
+  progress.onWorkerEvent(warnOfIdleWorkers(coordinator.config, log));
   const uninstall = stopOnSignals(run, log);
   try {
     if (coordinator.config.epochs > 0) {
       const limits = { maxConnections: options.maxConnections };
-      // The TLS server serves nothing but upgrades: its idle and slow connections are closed like those of our own server.
-      const { port } = await coordinator.listen({ host: options.host, port: options.port, limits, ...(tls ? { server: tls.server, guardConnections: true } : {}) });
-      const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'THIS_HOST' : options.host;
-      // The pin is the one thing a worker needs to trust a certificate no CA of its own signed.
-      const workerUrl = tls ? `wss://${shownHost}:${port} --tls-fingerprint ${tls.fingerprint}` : `ws://${shownHost}:${port}`;
+      let port: number;
+      try {
+        // The TLS server serves nothing but upgrades: its idle and slow connections are closed like those of our own server.
+        ({ port } = await coordinator.listen({ host: options.host, port: options.port, limits, ...(tls ? { server: tls.server, guardConnections: true } : {}) }));
+      } catch (err) {
+        throw listenError(err, options.host, options.port);
+      }
       // Only a made-up token is printed: one the user gave stays out of logs, which more people read than should hold it.
-      const [tokenEnv, tokenOption] = madeUp ? [`ADAMANT_TOKEN=${token} `, ''] : options.tokenFile ? ['', ` --token-file ${options.tokenFile}`] : ['ADAMANT_TOKEN=… ', ''];
-      process.stderr.write(
-        `adamant coordinator listening on ${options.host}:${port}${tls ? ' (wss://)' : ''}; waiting for ${options.minWorkers} worker(s). Start each with:\n` +
-          `  ${tokenEnv}adamant worker --connect ${workerUrl}${tokenOption}\n`,
-      );
+      const access = {
+        ...(madeUp ? { madeUpToken: token } : {}),
+        ...(options.tokenFile ? { tokenFile: options.tokenFile } : {}),
+        ...(tls ? { fingerprint: tls.fingerprint } : {}),
+      };
+      const addresses = reachableAddresses(options.host);
+      const commands = addresses.map((address) => workerCommand(address, port, access));
+      const where = { host: options.host, port, minWorkers: options.minWorkers };
+      log.announce('listening', { ...where, tls: Boolean(tls), addresses, workerCommands: commands }, listeningBanner({ ...where, addresses, access }));
+      if (options.dashboard) {
+        const dashboard = httpUrl(addresses[0] ?? options.host, port, Boolean(tls));
+        log.announce('dashboard', { url: dashboard }, `dashboard: ${dashboard}`);
+      }
     }
     const result = await coordinator.train();
     progress.stop();

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Coordinator, type TrainingResult } from '@adamant/coordinator';
+import { BEST_MODEL_DIR, Coordinator, historyRow, type TrainingResult } from '@adamant/coordinator';
 import {
   autodiffSlowdown,
   ConfigError,
@@ -33,6 +33,10 @@ export interface TrainingOptions {
   chunkTimeout?: number;
   verify?: number;
   maxChunkGradNorm?: number;
+  /** Serve the live dashboard on the coordinator's port. */
+  dashboard?: boolean;
+  /** false: no /metrics (--no-metrics). */
+  metrics?: boolean;
 }
 
 /** Where a run's model goes when `--out` is not given: runs/<config name>-<time>. */
@@ -70,7 +74,7 @@ export async function prepareCoordinator(
   if (options.epochs !== undefined) config.epochs = options.epochs;
   if (options.backend !== undefined) config.backend = options.backend;
   const out = options.out ?? resumed?.runDir ?? defaultOutDir(configPath!);
-  const progress = new TrainingProgress(options.json === true);
+  const progress = new TrainingProgress(options, log);
   const initTokenizer = options.init && config.data.type === 'text' ? savedTokenizer(options.init) : undefined;
   const initNormalization = options.init && config.data.type === 'table' ? savedNormalization(options.init) : undefined;
   const initLabels = options.init ? savedLabels(options.init) : undefined;
@@ -91,12 +95,15 @@ export async function prepareCoordinator(
     ...(options.chunkTimeout !== undefined ? { chunkTimeoutMs: options.chunkTimeout * 1000 } : {}),
     ...(options.verify ? { verify: options.verify } : {}),
     ...(options.maxChunkGradNorm !== undefined ? { maxChunkGradNorm: options.maxChunkGradNorm } : {}),
+    ...(options.dashboard ? { dashboard: true } : {}),
+    ...(options.metrics === false ? { metrics: false } : {}),
     log,
     onWorker: progress.worker,
     onStep: progress.step,
     onEpoch: progress.epoch,
     onValidate: progress.validate,
   });
+  coordinator.writeRunFiles(out);
   const bad = coordinator.data.badRows;
   if (bad) log.warn(`skipped ${bad.count} bad rows of ${config.data.path}`, { first: bad.examples[0] });
   warnIfSlowPath(coordinator.layers, config, log);
@@ -150,9 +157,15 @@ export function exitCodeOf(signal: string): number {
   return signal === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
 }
 
+/** Why early stopping ended a run, in words: "val_loss did not improve for 3 epochs". */
+function earlyStopReason(stop: NonNullable<TrainingResult['earlyStopping']>): string {
+  return `${stop.monitor} did not improve for ${stop.wait} epoch${stop.wait === 1 ? '' : 's'}`;
+}
+
 /** The machine-readable summary printed as the last line of stdout with `--json`. */
 export function resultJson(coordinator: Coordinator, result: TrainingResult, workers: number, out: string | undefined): Record<string, unknown> {
   const final = result.final;
+  const stop = result.earlyStopping;
   return {
     loss: final?.loss ?? null,
     metrics: final?.metrics ?? {},
@@ -162,13 +175,17 @@ export function resultJson(coordinator: Coordinator, result: TrainingResult, wor
     steps: result.steps,
     samples: result.samples,
     seconds: Number(result.seconds.toFixed(3)),
-    /** Time inside the epochs' steps: no start-up, no waiting for workers, no validation. */
-    trainingSeconds: Number(result.history.reduce((t, e) => t + e.seconds, 0).toFixed(3)),
+    /** This process's time inside the epochs' steps: no start-up, no waiting for workers, no validation. */
+    trainingSeconds: Number(result.trainingSeconds.toFixed(3)),
     workers,
     backend: result.backend,
     workerBackends: result.workerBackends,
     skippedRows: coordinator.data.badRows?.count ?? 0,
     ...(result.verification ? { verification: result.verification } : {}),
+    ...(stop ? { earlyStopping: { ...stop, reason: earlyStopReason(stop) } } : {}),
+    best: result.best ? { ...result.best, dir: out ? path.join(out, BEST_MODEL_DIR) : null } : null,
+    /** Every epoch, as history.json has it. */
+    history: result.history.map(historyRow),
     out: out ?? null,
   };
 }
@@ -183,7 +200,8 @@ export async function finishTraining(run: PreparedRun, result: TrainingResult, o
   const summary = { ...resultJson(coordinator, result, workers, out), ...(result.stopped ? { stopped: result.stopped, checkpoint: result.checkpoint ?? null } : {}) };
   if (result.stopped) {
     const where = `epoch ${result.position.epoch + 1}, batch ${result.position.batch + 1} (step ${result.position.step})`;
-    process.stderr.write(`adamant: stopped by ${result.stopped} at ${where}; checkpoint ${result.checkpoint ?? '(none)'}\n  resume with: ${resumeCommand} --resume ${out}\n`);
+    const stopped = `adamant: stopped by ${result.stopped} at ${where}; checkpoint ${result.checkpoint ?? '(none)'}\n  resume with: ${resumeCommand} --resume ${out}\n`;
+    run.progress.notice(stopped, { signal: result.stopped, step: result.position.step, checkpoint: result.checkpoint ?? null });
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     process.exitCode = exitCodeOf(result.stopped);
     return;
@@ -192,8 +210,16 @@ export async function finishTraining(run: PreparedRun, result: TrainingResult, o
   if (options.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } else {
-    const rate = result.seconds > 0 ? ` (${Math.round(result.samples / result.seconds)} samples/s)` : '';
+    // Samples over the time spent training: not the start-up, the waits for workers or validation.
+    const rate = result.trainingSeconds > 0 ? ` (${Math.round(result.samples / result.trainingSeconds)} samples/s)` : '';
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-    process.stdout.write(`trained ${plural(result.epochs, 'epoch')}, ${plural(result.steps, 'step')} in ${result.seconds.toFixed(1)} s${rate}; model saved to ${out}\n`);
+    const stop = result.earlyStopping;
+    if (stop) {
+      const restored = stop.restoredBestWeights ? '; its weights restored' : '';
+      process.stdout.write(`stopped early after epoch ${stop.epoch} of ${result.epochs}: ${earlyStopReason(stop)} (best ${Number(stop.best.toPrecision(6))} at epoch ${stop.bestEpoch}${restored})\n`);
+    }
+    const epochs = stop ? stop.epoch : result.epochs;
+    const best = result.best ? ` (best epoch ${result.best.epoch} in ${path.join(out, BEST_MODEL_DIR)})` : '';
+    process.stdout.write(`trained ${plural(epochs, 'epoch')}, ${plural(result.steps, 'step')} in ${result.seconds.toFixed(1)} s${rate}; model saved to ${out}${best}\n`);
   }
 }

@@ -2,8 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { WorkerEvent } from '@adamant/coordinator';
 import { ConnectError } from '@adamant/core';
+import { warnOfIdleWorkers } from '../idleWorkers.js';
 import { createLog, type LogLevel } from '../logger.js';
+import { ensureWritableDir } from '../systemErrors.js';
+import { stderrArea } from '../terminal.js';
+import { withoutWorkerEnv } from '../workerEnv.js';
 import { finishTraining, prepareCoordinator, stopOnSignals, type TrainingOptions } from './shared.js';
 
 export interface TrainCommandOptions extends TrainingOptions {
@@ -11,15 +16,47 @@ export interface TrainCommandOptions extends TrainingOptions {
   heartbeat: number;
   logLevel: LogLevel;
   logJson?: boolean;
+  quiet?: boolean;
+  progressEvery?: number;
 }
 
 const cliEntry = fileURLToPath(new URL('../bin.js', import.meta.url));
 
 interface LocalWorker {
-  index: number;
   child: ChildProcess;
+  /** The coordinator's id for it, once it joined: the number its own log lines carry. */
+  id?: number;
   lastError?: string;
   exitCode?: number | null;
+}
+
+/** How messages name a local worker: by the coordinator's id once it joined, by its pid before. */
+function nameOf(worker: LocalWorker): string {
+  return worker.id !== undefined ? `worker ${worker.id}` : `worker process ${worker.child.pid}`;
+}
+
+/** The pid in a worker's hello name ("host:pid (address:port)"): how a joined worker is matched to the process started for it. */
+function pidOf(event: WorkerEvent): number | undefined {
+  const pid = /:(\d+) \(/.exec(event.name)?.[1];
+  return pid === undefined ? undefined : Number(pid);
+}
+
+/**
+ * A worker's line of stderr as this process passes it on: the message of its final error line
+ * (`adamant: … [E_CODE]`, or with --log-json the JSON line marked `fatal`) is kept for our own
+ * error instead. With --log-json, anything that is not a JSON line (a library's stray output) is
+ * wrapped in one, so that stderr stays JSON lines.
+ */
+function readWorkerLine(line: string, worker: LocalWorker, json: boolean): { fatal: string } | { pass: string } {
+  if (!json) return line.startsWith('adamant: ') ? { fatal: line.slice('adamant: '.length).replace(/ \[E_[A-Z]+\]$/, '') } : { pass: line };
+  try {
+    const record = JSON.parse(line) as Record<string, unknown>;
+    if (record && typeof record === 'object' && !Array.isArray(record)) return record.fatal === true ? { fatal: String(record.msg) } : { pass: line };
+  } catch {
+    // Not JSON: wrapped below.
+  }
+  const who = { role: 'worker', ...(worker.id !== undefined ? { worker: worker.id } : {}) };
+  return { pass: JSON.stringify({ level: 40, time: Date.now(), pid: worker.child.pid, ...who, msg: line }) };
 }
 
 /**
@@ -29,11 +66,19 @@ interface LocalWorker {
  * killed outright they notice within the heartbeat and exit.
  */
 export async function trainCommand(configPath: string | undefined, options: TrainCommandOptions): Promise<void> {
-  const log = createLog(options.logLevel, options.logJson === true);
+  const json = options.logJson === true;
+  const log = createLog(options.logLevel, json, 'coordinator');
   const token = randomBytes(16).toString('hex');
   const run = await prepareCoordinator(configPath, { ...options, token, minWorkers: options.workers, heartbeatMs: options.heartbeat * 1000 }, log);
   const { coordinator, progress } = run;
+  ensureWritableDir(run.out);
+  progress.describeJob(coordinator.config);
+  progress.onWorkerEvent(warnOfIdleWorkers(coordinator.config, log));
   const workers: LocalWorker[] = [];
+  progress.onWorkerEvent((e) => {
+    const worker = e.kind === 'joined' ? workers.find((w) => w.child.pid === pidOf(e)) : undefined;
+    if (worker) worker.id = e.workerId;
+  });
   let finished = false;
   const killWorkers = () => {
     for (const w of workers) if (w.exitCode === undefined) w.child.kill('SIGKILL');
@@ -42,22 +87,28 @@ export async function trainCommand(configPath: string | undefined, options: Trai
   try {
     if (coordinator.config.epochs > 0) {
       const { url } = await coordinator.listen({ host: '127.0.0.1', port: 0 });
-      for (let index = 1; index <= options.workers; index++) {
+      if (options.dashboard) {
+        const dashboard = `${url.replace(/^ws/, 'http')}/`;
+        log.announce('dashboard', { url: dashboard }, `dashboard: ${dashboard}`);
+      }
+      for (let n = 0; n < options.workers; n++) {
         const args = [cliEntry, 'worker', '--connect', url, '--connect-timeout', '10', '--reconnect-timeout', '0', '--log-level', options.logLevel];
         if (options.backend) args.push('--backend', options.backend);
-        if (options.logJson) args.push('--log-json');
+        if (json) args.push('--log-json');
         const child = spawn(process.execPath, args, {
           // Their own process group: a Ctrl-C in the terminal reaches this process alone, which then stops them in order.
           detached: true,
           stdio: ['ignore', 'ignore', 'pipe'],
-          env: { ...process.env, ADAMANT_TOKEN: token, ADAMANT_LOG_PREFIX: `worker ${index} ` },
+          // Our flags, not the worker variables of this shell, configure them.
+          env: { ...withoutWorkerEnv(process.env), ADAMANT_TOKEN: token },
         });
-        const worker: LocalWorker = { index, child };
+        const worker: LocalWorker = { child };
         workers.push(worker);
         createInterface({ input: child.stderr! }).on('line', (line) => {
           // A worker's fatal error becomes part of ours (one line); its other output passes through.
-          if (line.startsWith('adamant: ')) worker.lastError = line.slice('adamant: '.length).replace(/ \[E_[A-Z]+\]$/, '');
-          else process.stderr.write(`${line}\n`);
+          const read = readWorkerLine(line, worker, json);
+          if ('fatal' in read) worker.lastError = read.fatal;
+          else stderrArea.print(process.stderr, `${read.pass}\n`);
         });
         // 'close', not 'exit': it comes after the child's stderr has been read to the end.
         child.on('close', (code, signal) => {
@@ -66,11 +117,11 @@ export async function trainCommand(configPath: string | undefined, options: Trai
           const why = worker.lastError ? `: ${worker.lastError}` : ` with ${signal ?? `code ${code}`}`;
           if (!coordinator.started) {
             // Training waits for all N workers; one that died before joining would stall it forever.
-            coordinator.abort(new ConnectError(`worker ${index} of ${workers.length} exited before training started${why}`));
+            coordinator.abort(new ConnectError(`${nameOf(worker)} exited before training started (it waits for all ${options.workers})${why}`));
           } else if (workers.every((w) => w.exitCode !== undefined)) {
-            coordinator.abort(new ConnectError(`all ${workers.length} worker processes exited before training finished; worker ${index} exited${why}`));
+            coordinator.abort(new ConnectError(`all ${workers.length} worker processes exited before training finished; ${nameOf(worker)} exited${why}`));
           } else {
-            log.warn(`worker ${index} exited${why}; its chunks go to the others`);
+            log.warn(`${nameOf(worker)} exited${why}; its chunks go to the others`);
           }
         });
       }
@@ -79,7 +130,8 @@ export async function trainCommand(configPath: string | undefined, options: Trai
     finished = true;
     progress.stop();
     const again = `adamant train${run.configPath ? ` ${run.configPath}` : ''} --workers ${options.workers}`;
-    await finishTraining(run, result, options, options.workers, again);
+    // The workers this run started: none with --epochs 0.
+    await finishTraining(run, result, options, workers.length, again);
   } finally {
     finished = true;
     progress.stop();

@@ -20,9 +20,13 @@ export interface WorkerCommandOptions {
   tlsFingerprint?: string;
 }
 
-/** `adamant worker --connect ws://HOST:PORT`: computes gradients for a coordinator until the job ends. */
+/**
+ * `adamant worker --connect ws://HOST:PORT`: computes gradients for a coordinator until the job
+ * ends. Its log lines say `worker`, and from the coordinator's welcome on the id the coordinator's
+ * own lines give it.
+ */
 export async function workerCommand(options: WorkerCommandOptions): Promise<void> {
-  const log = createLog(options.logLevel, options.logJson === true, process.env.ADAMANT_LOG_PREFIX ?? '');
+  const log = createLog(options.logLevel, options.logJson === true, 'worker');
   const token = givenToken(options, log);
   const tls = options.tlsFingerprint ? { fingerprint: options.tlsFingerprint } : options.tlsCa ? { ca: readTrustedCa(options.tlsCa) } : undefined;
   try {

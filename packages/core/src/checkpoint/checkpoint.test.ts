@@ -35,6 +35,22 @@ describe('checkpoints', () => {
     expect(decodeCheckpoint(encodeCheckpoint(original), 'c')).toEqual(original);
   });
 
+  it('round-trip early stopping\'s and the best model\'s state, best weights included; one without them loads without them', () => {
+    const monitoring = {
+      earlyStopping: { monitor: 'val_loss', best: 0.1 + 0.2, bestEpoch: 3, wait: 2, stoppedEpoch: 0, bestWeights: Float32Array.of(0.5, -1, 2.25) },
+      bestModel: { monitor: 'val_loss', best: 0.1 + 0.2, epoch: 4 },
+    };
+    const withState = { ...checkpoint(7), monitoring };
+    const decoded = decodeCheckpoint(encodeCheckpoint(withState), 'c');
+    expect(decoded).toEqual(withState);
+    expect(decoded.monitoring?.earlyStopping?.bestWeights).toBeInstanceOf(Float32Array);
+    const noWeights = { ...checkpoint(7), monitoring: { earlyStopping: { ...monitoring.earlyStopping, best: null, bestWeights: null } } };
+    expect(decodeCheckpoint(encodeCheckpoint(noWeights), 'c')).toEqual(noWeights);
+    expect('monitoring' in decodeCheckpoint(encodeCheckpoint(checkpoint(7)), 'c')).toBe(false);
+    const torn = { ...checkpoint(7), monitoring: { earlyStopping: { ...monitoring.earlyStopping, bestWeights: Float32Array.of(1) } } };
+    expect(() => decodeCheckpoint(encodeCheckpoint(torn), 'd.ckpt')).toThrow(/d\.ckpt: early stopping's best weights have 4 bytes, the weights 12/);
+  });
+
   it('refuse a truncated file and a flipped bit by name', () => {
     const bytes = encodeCheckpoint(checkpoint(3));
     expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 10), 'a.ckpt')).toThrow(/a\.ckpt: checksum mismatch/);

@@ -28,6 +28,15 @@ export interface Checkpoint {
   history: Record<string, unknown>[];
   weights: Float32Array;
   optimizer: OptimizerState;
+  /**
+   * Early stopping's and the best model's state after the last epoch reported (epochs 0-based for
+   * early stopping, as Keras counts; 1-based for the best model). Absent in checkpoints written
+   * before them.
+   */
+  monitoring?: {
+    earlyStopping?: { monitor: string; best: number | null; bestEpoch: number; wait: number; stoppedEpoch: number; bestWeights: Float32Array | null };
+    bestModel?: { monitor: string; best: number | null; epoch: number };
+  };
 }
 
 const MAGIC = Buffer.from('ADAMCKP1', 'latin1');
@@ -47,6 +56,21 @@ const payloadSchema = z.strictObject({
   history: z.array(z.record(z.string(), z.unknown())),
   weights: bytes,
   optimizer: z.strictObject({ name: z.string(), step: z.int().min(0), slots: z.record(z.string(), bytes) }),
+  monitoring: z
+    .strictObject({
+      earlyStopping: z
+        .strictObject({
+          monitor: z.string(),
+          best: z.number().nullable(),
+          bestEpoch: z.int().min(0),
+          wait: z.int().min(0),
+          stoppedEpoch: z.int().min(0),
+          bestWeights: bytes.nullable(),
+        })
+        .optional(),
+      bestModel: z.strictObject({ monitor: z.string(), best: z.number().nullable(), epoch: z.int().min(0) }).optional(),
+    })
+    .optional(),
 });
 
 // Plain maps, float64 numbers: the sums come back exactly as they were.
@@ -59,11 +83,15 @@ export function checkpointFileName(step: number): string {
 
 /** A checkpoint as bytes: magic, SHA-256 of the payload, msgpack payload. */
 export function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
-  const { weights, optimizer, ...rest } = checkpoint;
+  const { weights, optimizer, monitoring, ...rest } = checkpoint;
+  const stopping = monitoring?.earlyStopping;
   const payload = packr.pack({
     ...rest,
     weights: wordBytes(weights),
     optimizer: { name: optimizer.name, step: optimizer.step, slots: Object.fromEntries(Object.entries(optimizer.slots).map(([k, v]) => [k, wordBytes(v)])) },
+    ...(monitoring
+      ? { monitoring: { ...monitoring, ...(stopping ? { earlyStopping: { ...stopping, bestWeights: stopping.bestWeights ? wordBytes(stopping.bestWeights) : null } } : {}) } }
+      : {}),
   });
   return Buffer.concat([MAGIC, createHash('sha256').update(payload).digest(), payload]);
 }
@@ -96,8 +124,21 @@ export function decodeCheckpoint(data: Buffer, source: string): Checkpoint {
   if (p.epochTotals.metricSums.length !== statistics) {
     throw new CheckpointError(`${source}: epochTotals has ${p.epochTotals.metricSums.length} metric statistics, its config's metrics need ${statistics}`);
   }
+  const { monitoring, ...fields } = p;
+  let decodedMonitoring: Checkpoint['monitoring'];
+  if (monitoring) {
+    const { earlyStopping: stopping, bestModel } = monitoring;
+    if (stopping?.bestWeights && stopping.bestWeights.byteLength !== p.weights.byteLength) {
+      throw new CheckpointError(`${source}: early stopping's best weights have ${stopping.bestWeights.byteLength} bytes, the weights ${p.weights.byteLength}`);
+    }
+    decodedMonitoring = {
+      ...(stopping ? { earlyStopping: { ...stopping, bestWeights: stopping.bestWeights ? floats(stopping.bestWeights, 'early stopping best weights') : null } } : {}),
+      ...(bestModel ? { bestModel } : {}),
+    };
+  }
   return {
-    ...p,
+    ...fields,
+    ...(decodedMonitoring ? { monitoring: decodedMonitoring } : {}),
     config,
     preparation: { normalization: p.preparation.normalization, tokenizer: (p.preparation.tokenizer as TokenizerJSON | null) ?? null },
     weights: floats(p.weights, 'weights'),

@@ -5,11 +5,13 @@ import type { PreparedData } from '../data/dataset.js';
 
 /**
  * The parts of a config that a run's numbers depend on, as a plain object. `epochs` (how far to
- * run), `backend` (how to run) and `data.path` (where the data lies; its content is hashed
- * instead) are left out, so a resumed job may change them.
+ * run), `backend` (how to run), `data.path` and `validationData.path` (where the data lies; its
+ * content is hashed instead) are left out, so a resumed job may change them. Fields added since
+ * (classWeight, validationData) appear only when set, so older jobs keep their identity.
  */
 export function mathematicalConfig(config: JobConfig): Record<string, unknown> {
   const { path: _path, ...data } = config.data;
+  const { path: _validationPath, ...validationData } = config.validationData ?? { path: '' };
   return {
     model: config.model,
     loss: config.loss,
@@ -20,17 +22,24 @@ export function mathematicalConfig(config: JobConfig): Record<string, unknown> {
     seed: config.seed,
     shuffle: config.shuffle,
     validationSplit: config.validationSplit,
+    ...(config.validationData ? { validationData } : {}),
+    ...(config.classWeight !== undefined ? { classWeight: config.classWeight } : {}),
     data,
   };
 }
 
-/** SHA-256 of the prepared rows (training and validation, inputs and targets), in hex. */
+/**
+ * SHA-256 of the prepared rows (training and validation, inputs, targets and, when the job
+ * weighs its samples, their weights), in hex. Unweighted data hashes as it always did.
+ */
 export function dataDigest(data: PreparedData): string {
   const hash = createHash('sha256');
+  const bytes = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   for (const set of [data.train, data.validation]) {
     hash.update(`${set.rows}x${set.featureCount};`);
-    hash.update(new Uint8Array(set.x.buffer, set.x.byteOffset, set.x.byteLength));
-    hash.update(new Uint8Array(set.y.buffer, set.y.byteOffset, set.y.byteLength));
+    hash.update(bytes(set.x));
+    hash.update(bytes(set.y));
+    if (set.w) hash.update('w;').update(bytes(set.w));
   }
   return hash.digest('hex');
 }

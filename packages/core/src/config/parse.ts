@@ -162,7 +162,7 @@ function checkHead(config: JobConfig, fail: (message: string) => never): void {
 /** "an lstm", "a gru", "a bidirectional": lstm is read letter by letter. */
 const article = (type: string): string => `${type === 'lstm' ? 'an' : 'a'} ${type}`;
 
-/** Reads, parses and validates a job config file; `data.path` is resolved against the file's folder. */
+/** Reads, parses and validates a job config file; `data.path` and `validationData.path` are resolved against the file's folder. */
 export function loadJobConfig(file: string): JobConfig {
   let text: string;
   try {
@@ -178,6 +178,8 @@ export function loadJobConfig(file: string): JobConfig {
     throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   const config = parseJobConfig(raw, file);
-  config.data.path = path.resolve(path.dirname(path.resolve(file)), config.data.path);
+  const folder = path.dirname(path.resolve(file));
+  config.data.path = path.resolve(folder, config.data.path);
+  if (config.validationData) config.validationData.path = path.resolve(folder, config.validationData.path);
   return config;
 }

@@ -1,3 +1,4 @@
+import type { LabelSet } from './labels.js';
 import type { TokenizerJSON } from './tokenizer.js';
 
 /** Rows of features and targets, row-major in flat Float32Arrays. */
@@ -8,6 +9,11 @@ export interface Dataset {
   x: Float32Array;
   /** rows (one target per row) */
   y: Float32Array;
+  /**
+   * rows (one weight per row), when the job weighs its samples (data.sampleWeight, classWeight;
+   * weights.ts): each sample's loss is multiplied by its weight. Absent: every row weighs 1.
+   */
+  w?: Float32Array;
 }
 
 /** Per-feature standardisation, fitted on the training split only. */
@@ -48,10 +54,20 @@ export interface SavedPreparation {
   labels?: readonly string[];
 }
 
+/**
+ * What reading a file takes from the training data beyond a SavedPreparation: the training
+ * split's label set itself (a validationData file), so messages say where the set came from.
+ */
+export interface Preparation extends SavedPreparation {
+  labelSet?: LabelSet;
+}
+
 /** Prepared data before its bad rows are summed up: `bad` lists every row left out, as "file:line: reason". */
 export interface LoadedData {
   prepared: PreparedData;
   bad: string[];
+  /** Classifiers: the label set the targets index, with where it came from (for messages about it). */
+  labelSet?: LabelSet;
 }
 
 /** How many bad-row reasons a BadRowReport keeps. */

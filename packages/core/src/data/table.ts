@@ -4,6 +4,7 @@ import { DataError } from '../errors.js';
 import { columnIndex, csvParseError, headerOf, readText } from './csv.js';
 import type { Dataset, Normalization } from './dataset.js';
 import { labelKey } from './labels.js';
+import { parseSampleWeight, SAMPLE_WEIGHT_RULE } from './weights.js';
 
 interface TableRecords {
   file: string;
@@ -11,9 +12,14 @@ interface TableRecords {
   records: { record: string[]; info: { lines: number } }[];
   featureColumns: number[];
   targetColumn: number;
+  /** The data.sampleWeight column, when the job names one. */
+  weightColumn?: number;
 }
 
-function readTable(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): TableRecords {
+/** What reading a table needs of its spec. */
+type TableColumns = Pick<TableDataSpec, 'path' | 'features' | 'target' | 'sampleWeight'>;
+
+function readTable(spec: TableColumns): TableRecords {
   const file = spec.path;
   let records: TableRecords['records'];
   try {
@@ -26,8 +32,19 @@ function readTable(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): T
   const columnOf = (name: string, field: string): number => columnIndex(file, header, name, field);
   const featureColumns = spec.features.map((f) => columnOf(f, 'features'));
   const targetColumn = columnOf(spec.target, 'target');
+  const weightColumn = spec.sampleWeight === undefined ? undefined : columnOf(spec.sampleWeight, 'sampleWeight');
   if (records.length === 1) throw new DataError(`${file}: no data rows after the header`);
-  return { file, header, records, featureColumns, targetColumn };
+  return { file, header, records, featureColumns, targetColumn, ...(weightColumn === undefined ? {} : { weightColumn }) };
+}
+
+/** The sample weight of data row r (weights.ts); else a DataError naming the line, the column and data.sampleWeight. */
+function weightAt(table: TableRecords, r: number, column: number): number {
+  const { record, info } = table.records[r + 1]!;
+  const weight = parseSampleWeight(record[column] ?? '');
+  if (typeof weight === 'string') {
+    throw new DataError(`${table.file}:${info.lines}: column "${table.header[column]}" (data.sampleWeight): ${weight}; ${SAMPLE_WEIGHT_RULE}`);
+  }
+  return weight;
 }
 
 /** Cell `column` of data row r as a finite number; else a DataError naming the line and column. */
@@ -41,24 +58,30 @@ function numberAt(table: TableRecords, r: number, column: number): number {
   return value;
 }
 
-/** The features of every row, row-major, with `target(r)` read after row r's features, so the first bad cell is the one reported. */
+/**
+ * The features of every row, row-major, with `target(r)` read after row r's features and its
+ * sample weight (if any) after that, so the first bad cell is the one reported.
+ */
 function readRows(table: TableRecords, target: (r: number) => number): Dataset {
   const rows = table.records.length - 1;
   const featureCount = table.featureColumns.length;
   const x = new Float32Array(rows * featureCount);
   const y = new Float32Array(rows);
+  const { weightColumn } = table;
+  const w = weightColumn === undefined ? undefined : new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     for (let f = 0; f < featureCount; f++) x[r * featureCount + f] = numberAt(table, r, table.featureColumns[f]!);
     y[r] = target(r);
+    if (w) w[r] = weightAt(table, r, weightColumn!);
   }
-  return { rows, featureCount, x, y };
+  return { rows, featureCount, x, y, ...(w ? { w } : {}) };
 }
 
 /**
  * Reads a numeric CSV with a header row. Every feature cell and the target must be a finite
  * number; the first bad cell is reported with its line and column.
  */
-export function loadCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): Dataset {
+export function loadCsv(spec: TableColumns): Dataset {
   const table = readTable(spec);
   return readRows(table, (r) => numberAt(table, r, table.targetColumn));
 }
@@ -67,7 +90,7 @@ export function loadCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'
  * Reads a CSV whose target is a class label (a classifier's table): the features as loadCsv reads
  * them, and each row's label key (labels.ts) and line. `y` is left at zero: the class indices come once the label set is known.
  */
-export function loadLabeledCsv(spec: Pick<TableDataSpec, 'path' | 'features' | 'target'>): { data: Dataset; keys: string[]; lines: number[] } {
+export function loadLabeledCsv(spec: TableColumns): { data: Dataset; keys: string[]; lines: number[] } {
   const table = readTable(spec);
   const keys: string[] = [];
   const lines: number[] = [];
@@ -95,6 +118,7 @@ export function splitAt(data: Dataset, trainRows: number): { train: Dataset; val
     featureCount: data.featureCount,
     x: data.x.slice(from * data.featureCount, to * data.featureCount),
     y: data.y.slice(from, to),
+    ...(data.w ? { w: data.w.slice(from, to) } : {}),
   });
   return { train: slice(0, trainRows), validation: slice(trainRows, data.rows) };
 }
@@ -118,15 +142,17 @@ export function applyNormalization(data: Dataset, norm: Normalization): void {
   for (let r = 0; r < rows; r++) for (let f = 0; f < n; f++) x[r * n + f] = (x[r * n + f]! - norm.mean[f]!) / norm.std[f]!;
 }
 
-/** Gathers the given rows of a dataset into fresh contiguous arrays (a chunk's payload). */
-export function gatherRows(data: Dataset, rows: Uint32Array): { x: Float32Array; y: Float32Array } {
+/** Gathers the given rows of a dataset into fresh contiguous arrays (a chunk's payload), their weights too when it has them. */
+export function gatherRows(data: Dataset, rows: Uint32Array): { x: Float32Array; y: Float32Array; w?: Float32Array } {
   const n = data.featureCount;
   const x = new Float32Array(rows.length * n);
   const y = new Float32Array(rows.length);
+  const w = data.w ? new Float32Array(rows.length) : undefined;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     x.set(data.x.subarray(r * n, r * n + n), i * n);
     y[i] = data.y[r]!;
+    if (w) w[i] = data.w![r]!;
   }
-  return { x, y };
+  return w ? { x, y, w } : { x, y };
 }

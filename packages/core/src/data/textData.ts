@@ -3,19 +3,27 @@ import { parse } from 'csv-parse/sync';
 import type { JobConfig, TextDataSpec } from '../config/schema.js';
 import { DataError } from '../errors.js';
 import { columnIndex, csvParseError, headerOf, readText } from './csv.js';
-import type { Dataset, LoadedData, SavedPreparation } from './dataset.js';
+import type { Dataset, LoadedData, Preparation } from './dataset.js';
 import { labelKey } from './labels.js';
 import { assignClasses, checkHeadWidth, knownLabelSet } from './targets.js';
 import { padSequence, Tokenizer } from './tokenizer.js';
+import { parseSampleWeight, SAMPLE_WEIGHT_RULE } from './weights.js';
 
-/** One usable row: its text, its label's key (labels.ts) and the (1-based) line it starts on. */
+/** One usable row: its text, its label's key (labels.ts), its sample weight (with data.sampleWeight) and the (1-based) line it starts on. */
 export interface TextRecord {
   text: string;
   label: string;
+  weight?: number;
   line: number;
 }
 
-type Fields = Pick<TextDataSpec, 'textField' | 'labelField'>;
+type Fields = Pick<TextDataSpec, 'textField' | 'labelField' | 'sampleWeight'>;
+
+/** A field's value where the field may be missing from the row. */
+interface FieldValue {
+  present: boolean;
+  value: unknown;
+}
 
 function formatOf(spec: Pick<TextDataSpec, 'path' | 'format'>): 'csv' | 'jsonl' {
   if (spec.format) return spec.format;
@@ -35,18 +43,23 @@ function show(value: unknown): string {
  * Checks one row's text and label; returns the record, or the reason it is bad (without
  * file:line). Whether the label is in the label set is decided later (targets.ts), once the set is known.
  */
-function checkRow(text: unknown, hasText: boolean, label: unknown, hasLabel: boolean, fields: Fields): { text: string; label: string } | string {
-  if (!hasText || text === undefined) return `missing text field ${JSON.stringify(fields.textField)}`;
-  if (typeof text !== 'string') return `text field ${JSON.stringify(fields.textField)} is not a string: ${show(text)}`;
-  if (text.trim() === '') return `text field ${JSON.stringify(fields.textField)} is empty`;
-  if (!hasLabel || label === undefined) return `missing label field ${JSON.stringify(fields.labelField)}`;
-  const key = labelKey(label);
-  return key === undefined ? `label ${show(label)} is not a class label (a string or a number)` : { text, label: key };
+function checkRow(text: FieldValue, label: FieldValue, weight: FieldValue | undefined, fields: Fields): Omit<TextRecord, 'line'> | string {
+  if (!text.present || text.value === undefined) return `missing text field ${JSON.stringify(fields.textField)}`;
+  if (typeof text.value !== 'string') return `text field ${JSON.stringify(fields.textField)} is not a string: ${show(text.value)}`;
+  if (text.value.trim() === '') return `text field ${JSON.stringify(fields.textField)} is empty`;
+  if (!label.present || label.value === undefined) return `missing label field ${JSON.stringify(fields.labelField)}`;
+  const key = labelKey(label.value);
+  if (key === undefined) return `label ${show(label.value)} is not a class label (a string or a number)`;
+  if (!weight) return { text: text.value, label: key };
+  const field = `sample weight field ${JSON.stringify(fields.sampleWeight)} (data.sampleWeight)`;
+  if (!weight.present || weight.value === undefined) return `missing ${field}`;
+  const value = parseSampleWeight(weight.value);
+  return typeof value === 'string' ? `${field}: ${value}; ${SAMPLE_WEIGHT_RULE}` : { text: text.value, label: key, weight: value };
 }
 
 interface Row {
   line: number;
-  result: { text: string; label: string } | string;
+  result: Omit<TextRecord, 'line'> | string;
 }
 
 function jsonlRows(content: string, fields: Fields): Row[] {
@@ -67,9 +80,9 @@ function jsonlRows(content: string, fields: Fields): Row[] {
       continue;
     }
     const object = value as Record<string, unknown>;
-    const hasText = Object.hasOwn(object, fields.textField);
-    const hasLabel = Object.hasOwn(object, fields.labelField);
-    rows.push({ line: i + 1, result: checkRow(object[fields.textField], hasText, object[fields.labelField], hasLabel, fields) });
+    const field = (name: string): FieldValue => ({ present: Object.hasOwn(object, name), value: object[name] });
+    const weight = fields.sampleWeight === undefined ? undefined : field(fields.sampleWeight);
+    rows.push({ line: i + 1, result: checkRow(field(fields.textField), field(fields.labelField), weight, fields) });
   }
   return rows;
 }
@@ -89,6 +102,7 @@ function csvRows(file: string, content: string, fields: Fields): Row[] {
   const header = headerOf(file, parsed[0]?.record);
   const textColumn = columnIndex(file, header, fields.textField, 'textField');
   const labelColumn = columnIndex(file, header, fields.labelField, 'labelField');
+  const weightColumn = fields.sampleWeight === undefined ? undefined : columnIndex(file, header, fields.sampleWeight, 'sampleWeight');
 
   const bytes = Buffer.from(content);
   let cursor = 0;
@@ -111,7 +125,8 @@ function csvRows(file: string, content: string, fields: Fields): Row[] {
       rows.push({ line: rowLine, result: `has ${record.length} fields, but the header has ${header.length}` });
       continue;
     }
-    rows.push({ line: rowLine, result: checkRow(record[textColumn], true, record[labelColumn], true, fields) });
+    const cell = (column: number): FieldValue => ({ present: true, value: record[column] });
+    rows.push({ line: rowLine, result: checkRow(cell(textColumn), cell(labelColumn), weightColumn === undefined ? undefined : cell(weightColumn), fields) });
   }
   return rows;
 }
@@ -123,7 +138,7 @@ function csvRows(file: string, content: string, fields: Fields): Row[] {
  * "file:line: reason". A missing CSV column, an unreadable file, and a file without a single good
  * row always throw a DataError.
  */
-export function readTextRecords(spec: Pick<TextDataSpec, 'path' | 'format' | 'textField' | 'labelField' | 'badRows'>): {
+export function readTextRecords(spec: Pick<TextDataSpec, 'path' | 'format' | 'textField' | 'labelField' | 'badRows' | 'sampleWeight'>): {
   records: TextRecord[];
   bad: string[];
 } {
@@ -135,7 +150,7 @@ export function readTextRecords(spec: Pick<TextDataSpec, 'path' | 'format' | 'te
   const bad: string[] = [];
   for (const { line, result } of rows) {
     if (typeof result !== 'string') {
-      records.push({ text: result.text, label: result.label, line });
+      records.push({ ...result, line });
       continue;
     }
     const description = `${file}:${line}: ${result}`;
@@ -169,7 +184,7 @@ export function encodeTexts(
  * fits the tokenizer on the training texts only (or takes a saved one), and encodes both splits as
  * padded token ids. `bad` lists every row left out, as "file:line: reason".
  */
-export function loadTextData(spec: TextDataSpec, config: Pick<JobConfig, 'loss' | 'model' | 'validationSplit'>, saved: SavedPreparation = {}): LoadedData {
+export function loadTextData(spec: TextDataSpec, config: Pick<JobConfig, 'loss' | 'model' | 'validationSplit'>, saved: Preparation = {}): LoadedData {
   const { records, bad } = readTextRecords(spec);
   const classes = assignClasses(
     records.map((r) => r.label),
@@ -177,7 +192,7 @@ export function loadTextData(spec: TextDataSpec, config: Pick<JobConfig, 'loss' 
       file: spec.path,
       validationSplit: config.validationSplit,
       unknownLabels: spec.unknownLabels,
-      known: knownLabelSet({ ...config, data: spec }, saved.labels),
+      known: saved.labelSet ?? knownLabelSet({ ...config, data: spec }, saved.labels),
       lineOf: (i) => records[i]!.line,
     },
   );
@@ -186,14 +201,20 @@ export function loadTextData(spec: TextDataSpec, config: Pick<JobConfig, 'loss' 
   const { trainRows } = classes;
   // Training on from a saved model (--init) keeps its vocabulary: its embedding rows mean those words.
   const tokenizer = saved.tokenizer ? Tokenizer.fromJSON(saved.tokenizer) : Tokenizer.fit(texts.slice(0, trainRows), spec.tokenizer);
+  const weights = spec.sampleWeight === undefined ? undefined : Float32Array.from(classes.rows, (i) => records[i]!.weight!);
+  const encoded = (from: number, to: number): Dataset => {
+    const data = encodeTexts(texts.slice(from, to), classes.y.slice(from, to), tokenizer, spec);
+    return weights ? { ...data, w: weights.slice(from, to) } : data;
+  };
   return {
     prepared: {
       featureNames: Array.from({ length: spec.maxLength }, (_, i) => `t${i}`),
-      train: encodeTexts(texts.slice(0, trainRows), classes.y.slice(0, trainRows), tokenizer, spec),
-      validation: encodeTexts(texts.slice(trainRows), classes.y.slice(trainRows), tokenizer, spec),
+      train: encoded(0, trainRows),
+      validation: encoded(trainRows, texts.length),
       tokenizer: tokenizer.toJSON(),
       labels: [...classes.labels.names],
     },
     bad: [...bad, ...classes.skipped],
+    labelSet: classes.labels,
   };
 }

@@ -20,7 +20,7 @@ export interface ClassCount {
 
 export interface Evaluation {
   samples: number;
-  /** Mean loss per sample. */
+  /** Mean loss per sample: with sample weights, Σ w·loss over the sample count, as Keras's evaluate(sample_weight=...). */
   loss: number;
   /** Each configured metric, from its statistics over every sample (finalizeMetrics). */
   metrics: Record<string, number>;
@@ -59,13 +59,19 @@ export class EvaluationTally {
     }
   }
 
-  /** Adds `rows` samples: their outputs [rows, C] and targets (one per sample). */
-  add(outputs: Float32Array, y: Float32Array, rows: number): void {
+  /**
+   * Adds `rows` samples: their outputs [rows, C], targets (one per sample) and, optionally, sample
+   * weights (one per sample), which weigh the loss only: metrics stay unweighted, as Keras's `metrics`.
+   */
+  add(outputs: Float32Array, y: Float32Array, rows: number, w?: Float32Array): void {
     const C = this.spec.outputs;
-    if (outputs.length !== rows * C || y.length !== rows) throw new ShapeError(`${outputs.length} outputs and ${y.length} targets for ${rows} samples of ${C} output(s)`);
+    if (outputs.length !== rows * C || y.length !== rows || (w && w.length !== rows)) {
+      const given = w ? `${outputs.length} outputs, ${y.length} targets and ${w.length} weights` : `${outputs.length} outputs and ${y.length} targets`;
+      throw new ShapeError(`${given} for ${rows} samples of ${C} output(s)`);
+    }
     if (this.probabilities.length < rows * C) this.probabilities = new Float64Array(rows * C);
     const head = { activation: 'linear', loss: this.spec.loss, units: C } as const;
-    this.lossSum += headLoss(head, outputs, y, rows, this.probabilities.subarray(0, rows * C));
+    this.lossSum += headLoss(head, outputs, y, rows, this.probabilities.subarray(0, rows * C), undefined, w);
     if (this.spec.metrics.length > 0) addMetricStatistics(this.spec.metrics, outputs, y, rows, C, this.metricSums);
     if (this.counts) this.countClasses(outputs, y, rows, C, this.counts);
     this.samples += rows;

@@ -34,6 +34,18 @@ export function perSampleLoss(loss: LossName, yTrue: tf.Tensor, yPred: tf.Tensor
   });
 }
 
+/**
+ * The chunk's loss sum: the per-sample losses summed, each first multiplied by its weight when
+ * `weights` ([B], Keras's sample_weight) is given, as tfjs-layers' computeWeightedLoss does
+ * before its mean. Without weights the sum is the plain one, op for op as before.
+ */
+export function lossSum(loss: LossName, yTrue: tf.Tensor, yPred: tf.Tensor, weights?: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const losses = perSampleLoss(loss, yTrue, yPred);
+    return (weights ? tf.mul(losses, tf.reshape(weights, [-1])) : losses).sum() as tf.Scalar;
+  });
+}
+
 /** The number of outputs per sample of a prediction [B, C]. */
 const outputsOf = (yPred: tf.Tensor): number => yPred.shape[yPred.rank - 1] ?? 1;
 

@@ -34,23 +34,37 @@ const targetAt = (y: ArrayLike<number>, b: number, c: number, C: number): number
  * With `dz`, also writes d(loss sum)/dz (`dz` may not alias z or p). p and dz may be float64:
  * the fused head keeps them in double precision, as the fused LSTM path always did, so that its
  * results stay bitwise those of earlier runs.
+ *
+ * With `w` (one weight per sample, Keras's sample_weight), sample b's loss and its row of dz are
+ * multiplied by w[b]: the sum is then Σ w·loss, as tfjs's computeWeightedLoss before its mean.
+ * Without, each is multiplied by 1, which leaves every bit as it was.
  */
-export function headLoss(spec: HeadSpec, z: ArrayLike<number>, y: ArrayLike<number>, B: number, p: Float32Array | Float64Array, dz?: Float32Array | Float64Array): number {
+export function headLoss(
+  spec: HeadSpec,
+  z: ArrayLike<number>,
+  y: ArrayLike<number>,
+  B: number,
+  p: Float32Array | Float64Array,
+  dz?: Float32Array | Float64Array,
+  w?: ArrayLike<number>,
+): number {
   const C = spec.units;
   activate(spec.activation, z, B, C, p);
   let sum = 0;
   switch (spec.loss) {
     case 'binaryCrossentropy':
       for (let k = 0; k < B * C; k++) {
-        const target = targetAt(y, Math.floor(k / C), k % C, C);
+        const b = Math.floor(k / C);
+        const weight = w ? w[b]! : 1;
+        const target = targetAt(y, b, k % C, C);
         // tfjs clips p to [eps, 1 - eps], takes the logit and uses the stable logistic loss.
         const clipped = Math.min(Math.max(p[k]!, EPSILON), ONE_MINUS_EPSILON);
         const logit = Math.log(clipped / (1 - clipped));
-        sum += (Math.max(logit, 0) - logit * target + Math.log1p(Math.exp(-Math.abs(logit)))) / C;
+        sum += (weight * (Math.max(logit, 0) - logit * target + Math.log1p(Math.exp(-Math.abs(logit))))) / C;
         if (dz) {
           const inside = Math.fround(p[k]!) >= EPSILON && Math.fround(p[k]!) <= ONE_MINUS_EPSILON;
           // Through the sigmoid the gradient is p - target; other activations take the general route below.
-          dz[k] = inside ? (spec.activation === 'sigmoid' ? p[k]! - target : (p[k]! - target) / (p[k]! * (1 - p[k]!))) / C : 0;
+          dz[k] = inside ? (weight * (spec.activation === 'sigmoid' ? p[k]! - target : (p[k]! - target) / (p[k]! * (1 - p[k]!)))) / C : 0;
         }
       }
       if (dz && spec.activation !== 'sigmoid') activationBackward(spec.activation, z, p, dz, B, C, dz);
@@ -59,20 +73,21 @@ export function headLoss(spec: HeadSpec, z: ArrayLike<number>, y: ArrayLike<numb
     case 'categoricalCrossentropy':
       for (let b = 0; b < B; b++) {
         const at = b * C;
+        const weight = w ? w[b]! : 1;
         let total = 0;
         for (let c = 0; c < C; c++) total += p[at + c]!;
         const label = y[b]!;
         // tfjs renormalises the row, clips it to [eps, 1 - eps] and takes -log of the label's entry.
         const q = p[at + label]! / total;
         const clipped = Math.min(Math.max(q, EPSILON), ONE_MINUS_EPSILON);
-        sum -= Math.log(clipped);
+        sum -= weight * Math.log(clipped);
         if (dz) {
           const inside = Math.fround(q) >= EPSILON && Math.fround(q) <= ONE_MINUS_EPSILON;
           if (spec.activation === 'softmax') {
-            for (let c = 0; c < C; c++) dz[at + c] = inside ? p[at + c]! - Number(c === label) : 0;
+            for (let c = 0; c < C; c++) dz[at + c] = inside ? weight * (p[at + c]! - Number(c === label)) : 0;
           } else {
             // d(-log(p_y / S))/dp_c = 1/S - [c = y]/p_y.
-            for (let c = 0; c < C; c++) dz[at + c] = inside ? 1 / total - (c === label ? 1 / p[at + c]! : 0) : 0;
+            for (let c = 0; c < C; c++) dz[at + c] = inside ? weight * (1 / total - (c === label ? 1 / p[at + c]! : 0)) : 0;
           }
         }
       }
@@ -82,19 +97,20 @@ export function headLoss(spec: HeadSpec, z: ArrayLike<number>, y: ArrayLike<numb
     case 'meanAbsoluteError':
     case 'huber':
       for (let b = 0; b < B; b++) {
+        const weight = w ? w[b]! : 1;
         for (let c = 0; c < C; c++) {
           const k = b * C + c;
           const error = p[k]! - targetAt(y, b, c, C);
           const size = Math.abs(error);
           if (spec.loss === 'meanSquaredError') {
-            sum += (error * error) / C;
-            if (dz) dz[k] = (2 * error) / C;
+            sum += (weight * (error * error)) / C;
+            if (dz) dz[k] = (weight * (2 * error)) / C;
           } else if (spec.loss === 'meanAbsoluteError') {
-            sum += size / C;
-            if (dz) dz[k] = Math.sign(error) / C;
+            sum += (weight * size) / C;
+            if (dz) dz[k] = (weight * Math.sign(error)) / C;
           } else {
-            sum += (size <= HUBER_DELTA ? 0.5 * error * error : HUBER_DELTA * size - 0.5 * HUBER_DELTA * HUBER_DELTA) / C;
-            if (dz) dz[k] = (size <= HUBER_DELTA ? error : HUBER_DELTA * Math.sign(error)) / C;
+            sum += (weight * (size <= HUBER_DELTA ? 0.5 * error * error : HUBER_DELTA * size - 0.5 * HUBER_DELTA * HUBER_DELTA)) / C;
+            if (dz) dz[k] = (weight * (size <= HUBER_DELTA ? error : HUBER_DELTA * Math.sign(error))) / C;
           }
         }
       }

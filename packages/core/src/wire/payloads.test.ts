@@ -4,7 +4,17 @@ import { ParamLayout } from '../model/layout.js';
 import { thrown } from '../thrown.testutil.js';
 import { floatBytes, wordBytes } from './bytes.js';
 import { createCodec } from './codec.js';
-import { checkForwardOnlyResult, decodeChunkGradient, decodeStepWeights, describeNonFinite, encodeChunkResult, readTableRows, stepTableRows } from './payloads.js';
+import {
+  checkForwardOnlyResult,
+  chunkWeightBytes,
+  decodeChunkGradient,
+  decodeStepWeights,
+  describeNonFinite,
+  encodeChunkResult,
+  readChunkWeights,
+  readTableRows,
+  stepTableRows,
+} from './payloads.js';
 import type { ChunkResult, StepMessage } from './protocol.js';
 
 // A 4 x 2 embedding table, then a dense kernel of 3: small enough to read by eye.
@@ -142,5 +152,29 @@ describe('ParamLayout.nameAt', () => {
     expect(layout.nameAt(9)).toBe('dense_2/kernel[1]');
     expect(layout.nameAt(0)).toBe('embedding_1/embeddings[0]');
     expect(layout.nameAt(11)).toBe('parameter 11');
+  });
+});
+
+describe('chunk sample weights (the w of a step)', () => {
+  it('go only when some weight of the chunk is not 1, and come back as sent', () => {
+    expect(chunkWeightBytes(undefined)).toBeUndefined();
+    expect(chunkWeightBytes(Float32Array.of(1, 1, 1))).toBeUndefined();
+    const bytes = chunkWeightBytes(Float32Array.of(1, 0, 2.5))!;
+    const codec = createCodec();
+    const frame = codec.encode({ ...step([1, 2, 3]), chunks: [{ index: 0, samples: 3, seed: 0, x: new Uint8Array(0), y: floatBytes(new Float32Array(3)), w: bytes }] });
+    const sent = (codec.decodeCoordinatorMessage(frame, 'coordinator') as StepMessage).chunks[0]!.w!;
+    expect(Array.from(readChunkWeights(sent, 3, 'chunk 0 sample weights', 'coordinator'))).toEqual([1, 0, 2.5]);
+  });
+
+  it('are checked on arrival: one per sample, each finite and >= 0, naming the sender', () => {
+    const weights = (...w: number[]) => floatBytes(Float32Array.from(w));
+    expect(protocolError(() => readChunkWeights(weights(1, 2), 3, 'chunk 4 sample weights', 'coordinator ws://h:1'))).toBe(
+      'coordinator ws://h:1: chunk 4 sample weights has 2 values, expected 3',
+    );
+    expect(protocolError(() => readChunkWeights(weights(1, -1), 2, 'chunk 4 sample weights', 'coordinator'))).toBe(
+      'coordinator: chunk 4 sample weights must be finite and >= 0; sample 1 weighs -1',
+    );
+    expect(protocolError(() => readChunkWeights(weights(Number.NaN), 1, 'w', 'coordinator'))).toBe('coordinator: w must be finite and >= 0; sample 0 weighs NaN');
+    expect(protocolError(() => readChunkWeights(weights(Number.POSITIVE_INFINITY), 1, 'w', 'coordinator'))).toMatch(/weighs Infinity$/);
   });
 });

@@ -141,3 +141,22 @@ export function decodeStepWeights(message: StepMessage, into: Float32Array, tabl
   for (let k = 0; k < rows.length; k++) into.set(values.subarray(k * dim, (k + 1) * dim), rows[k]! * dim);
   return into;
 }
+
+/**
+ * A chunk's sample weights as its step message carries them (`w`), or undefined when every one
+ * is 1: the field is then left out, so a job without weights sends what it always sent.
+ */
+export function chunkWeightBytes(w: Float32Array | undefined): Uint8Array<ArrayBuffer> | undefined {
+  if (!w) return undefined;
+  for (let i = 0; i < w.length; i++) if (w[i] !== 1) return wordBytes(w);
+  return undefined;
+}
+
+/** A chunk's sample weights from a step message: one float32 per sample, each finite and >= 0 (a ProtocolError naming `peer` otherwise). */
+export function readChunkWeights(bytes: Uint8Array, samples: number, what: string, peer: string): Float32Array {
+  const w = readFloats(bytes, samples, what, peer);
+  for (let i = 0; i < w.length; i++) {
+    if (!(w[i]! >= 0 && w[i]! < Number.POSITIVE_INFINITY)) throw new ProtocolError(`${peer}: ${what} must be finite and >= 0; sample ${i} weighs ${w[i]}`);
+  }
+  return w;
+}

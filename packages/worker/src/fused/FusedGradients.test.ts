@@ -169,6 +169,73 @@ describe('the fused path equals tfjs autodiff on the same weights, chunk and see
   });
 });
 
+describe('sample weights: the fused path equals tfjs autodiff with weights too', () => {
+  beforeAll(async () => {
+    tf.enableProdMode();
+    await tf.setBackend('cpu');
+  });
+
+  /** Weights in [0, 3), one of them 0 (a sample that counts for nothing). */
+  const weightsOf = (samples: number): Float32Array => {
+    const random = mulberry32(23);
+    return Float32Array.from({ length: samples }, (_, b) => (b === 1 ? 0 : random() * 3));
+  };
+
+  function checkWeighted(layers: LayerSpec[], loss: WorkerJob['loss'], metrics: WorkerJob['metrics'], target: (random: () => number) => number, samples = 8) {
+    const { job, weights, layout } = withWeights(jobOf(layers, loss, metrics));
+    const chunk = chunkOf(job, samples, target);
+    const w = weightsOf(samples);
+    const autodiff = AutodiffGradients.create(job, 'cpu');
+    autodiff.setWeights(weights);
+    const fused = new FusedGradients(job, 'cpu');
+    fused.setWeights(weights);
+    const unweighted = fused.compute(chunk.x, chunk.y, samples, 17).lossSum;
+    const expected = autodiff.compute(chunk.x, chunk.y, samples, 17, w);
+    const actual = fused.compute(chunk.x, chunk.y, samples, 17, w);
+    expectAgreement(actual, expected, layout);
+    // The weights took effect, and the metrics ignore them (Keras's `metrics`, not `weighted_metrics`).
+    expect(Math.abs(actual.lossSum - unweighted)).toBeGreaterThan(1e-3);
+    const plain = autodiff.compute(chunk.x, chunk.y, samples, 17);
+    expect(expected.metricSums).toEqual(plain.metricSums);
+    // Forward only: the loss is weighted the same way on both paths.
+    const evaluated = { fused: fused.evaluate(chunk.x, chunk.y, samples, w), autodiff: autodiff.evaluate(chunk.x, chunk.y, samples, w) };
+    expect(Math.abs(evaluated.fused.lossSum - evaluated.autodiff.lossSum) / Math.max(1, Math.abs(evaluated.autodiff.lossSum))).toBeLessThanOrEqual(1e-5);
+    autodiff.dispose();
+    fused.dispose();
+  }
+
+  it('a sigmoid head with binary cross-entropy, behind dropout', () => {
+    checkWeighted([embedding, dropout(0.3), lstm(6, false), dense(1, 'sigmoid')], 'binaryCrossentropy', ['accuracy'], binary);
+  });
+
+  it('a softmax head with sparse categorical cross-entropy', () => {
+    checkWeighted([embedding, gru(5, false), dense(3, 'softmax')], 'sparseCategoricalCrossentropy', ['accuracy'], classes(3));
+  });
+
+  it('a linear head with MSE and huber', () => {
+    for (const loss of ['meanSquaredError', 'huber'] as const) checkWeighted([lstm(5, false, [LENGTH, 3]), dense(1, 'linear')], loss, ['mae'], real);
+  });
+
+  it('weights of 1 give the unweighted bits, and a weight of 2 equals the sample twice', () => {
+    const { job, weights } = withWeights(jobOf([embedding, lstm(6, false), dense(1, 'sigmoid')], 'binaryCrossentropy'));
+    const { x, y } = chunkOf(job, 3, binary);
+    const fused = new FusedGradients(job, 'cpu');
+    fused.setWeights(weights);
+    const copy = (r: ChunkGradient) => ({ dense: r.dense.slice(), values: r.sparse!.values.slice(), lossSum: r.lossSum });
+    const plain = copy(fused.compute(x, y, 3, 5));
+    const ones = copy(fused.compute(x, y, 3, 5, new Float32Array(3).fill(1)));
+    expect(Buffer.from(ones.dense.buffer).equals(Buffer.from(plain.dense.buffer))).toBe(true);
+    expect(Buffer.from(ones.values.buffer).equals(Buffer.from(plain.values.buffer))).toBe(true);
+    expect(ones.lossSum).toBe(plain.lossSum);
+    const doubled = copy(fused.compute(x, y, 3, 5, Float32Array.of(2, 1, 1)));
+    const repeated = copy(fused.compute(Float32Array.from([...x.subarray(0, LENGTH), ...x]), Float32Array.from([y[0]!, ...y]), 4, 5));
+    expectClose(doubled.dense, repeated.dense, 'gradient with a weight of 2');
+    expect(doubled.lossSum).toBeCloseTo(repeated.lossSum, 5);
+    expect(() => fused.compute(x, y, 3, 5, new Float32Array(2))).toThrow('chunk of 3 samples has 2 sample weights');
+    fused.dispose();
+  });
+});
+
 describe('fused results are reproducible', () => {
   beforeAll(async () => {
     tf.enableProdMode();

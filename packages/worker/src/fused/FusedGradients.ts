@@ -35,12 +35,12 @@ export class FusedGradients implements GradientPath {
   }
 
   /** The arrays it returns are reused: they stay valid until the next call. */
-  compute(x: Float32Array, y: Float32Array, samples: number, seed: number): ChunkGradient {
+  compute(x: Float32Array, y: Float32Array, samples: number, seed: number, w?: Float32Array): ChunkGradient {
     if (this.grads.length !== this.paramCount) this.grads = new Float32Array(this.paramCount);
     const offset = this.model.denseOffset;
     // The table's part stays zero: its gradient goes as sparse rows.
     this.grads.fill(0, offset);
-    const { lossSum, metricSums, sparse } = this.model.trainStep(x, y, samples, seed, this.grads);
+    const { lossSum, metricSums, sparse } = this.model.trainStep(x, y, samples, seed, this.grads, w);
     return { dense: this.grads.subarray(offset), ...(sparse ? { sparse } : {}), lossSum, metricSums };
   }
 
@@ -50,8 +50,8 @@ export class FusedGradients implements GradientPath {
   }
 
   /** Loss sum and metric statistics, forward only (see FusedModel.evaluate). */
-  evaluate(x: Float32Array, y: Float32Array, samples: number): { lossSum: number; metricSums: number[] } {
-    return this.model.evaluate(x, y, samples);
+  evaluate(x: Float32Array, y: Float32Array, samples: number, w?: Float32Array): { lossSum: number; metricSums: number[] } {
+    return this.model.evaluate(x, y, samples, w);
   }
 
   dispose(): void {

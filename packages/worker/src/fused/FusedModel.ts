@@ -109,11 +109,12 @@ export class FusedModel {
     this.head.setWeights(flat);
   }
 
-  private checkChunk(x: Float32Array, y: Float32Array | undefined, B: number): void {
+  private checkChunk(x: Float32Array, y: Float32Array | undefined, B: number, w?: Float32Array): void {
     if (x.length !== B * this.inputSize || (y && y.length !== B)) {
       const targets = y ? ` and ${y.length} targets; expected ${B * this.inputSize} and ${B}` : `; expected ${B * this.inputSize}`;
       throw new ShapeError(`chunk of ${B} samples has ${x.length} inputs${targets}`);
     }
+    if (w && w.length !== B) throw new ShapeError(`chunk of ${B} samples has ${w.length} sample weights`);
   }
 
   /** Every layer's forward, then the head's pre-activations [B, C]. */
@@ -130,14 +131,15 @@ export class FusedModel {
 
   /**
    * One chunk in training mode (dropout seeded by `seed`): adds the gradient of its loss sum
-   * into `grads` (the full flat vector, zeroed by the caller; the embedding table's part goes to
-   * `sparse` instead) and returns the loss sum and the metric statistics.
+   * (Σ w·loss with sample weights w) into `grads` (the full flat vector, zeroed by the caller;
+   * the embedding table's part goes to `sparse` instead) and returns the loss sum and the
+   * (unweighted) metric statistics.
    */
-  trainStep(x: Float32Array, y: Float32Array, B: number, seed: number, grads: Float32Array): FusedStep {
-    this.checkChunk(x, y, B);
+  trainStep(x: Float32Array, y: Float32Array, B: number, seed: number, grads: Float32Array, w?: Float32Array): FusedStep {
+    this.checkChunk(x, y, B, w);
     this.forward(x, B, true, seed);
     const dLogits = this.scratch.get('model.dLogits', B * this.outputs);
-    const { lossSum, p } = this.head.loss(y, B, dLogits);
+    const { lossSum, p } = this.head.loss(y, B, dLogits, w);
     const metricSums = this.metricStatistics(p, y, B);
     let gradient = this.head.backward(dLogits, B, grads);
     for (let l = this.layers.length - 1; l >= 0; l--) gradient = this.layers[l]!.backward(gradient, B, grads, l > 0);
@@ -169,16 +171,19 @@ export class FusedModel {
     return out;
   }
 
-  /** Loss sum and metric statistics of `samples` rows (inference), summed in row order: a chunk's result depends on the chunk alone. */
-  evaluate(x: Float32Array, y: Float32Array, samples: number): { lossSum: number; metricSums: number[] } {
-    this.checkChunk(x, y, samples);
+  /**
+   * Loss sum (weighted by w, if given) and metric statistics of `samples` rows (inference),
+   * summed in row order: a chunk's result depends on the chunk alone.
+   */
+  evaluate(x: Float32Array, y: Float32Array, samples: number, w?: Float32Array): { lossSum: number; metricSums: number[] } {
+    this.checkChunk(x, y, samples, w);
     let lossSum = 0;
     const metricSums = emptyMetricStatistics(this.spec.metrics);
     for (let start = 0; start < samples; start += INFERENCE_ROWS) {
       const rows = Math.min(INFERENCE_ROWS, samples - start);
       const targets = y.subarray(start, start + rows);
       this.forward(x.subarray(start * this.inputSize, (start + rows) * this.inputSize), rows, false, 0);
-      const { lossSum: sliceLoss, p } = this.head.loss(targets, rows);
+      const { lossSum: sliceLoss, p } = this.head.loss(targets, rows, undefined, w?.subarray(start, start + rows));
       lossSum += sliceLoss;
       this.metricStatistics(p, targets, rows, metricSums);
     }

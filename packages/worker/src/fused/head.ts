@@ -67,15 +67,16 @@ export class FusedHead {
   }
 
   /**
-   * The loss sum of the last forward's B samples against targets y; writes the outputs p
+   * The loss sum of the last forward's B samples against targets y, each sample's loss (and its
+   * row of the gradient) times its weight w[b] when weights are given; writes the outputs p
    * ([B, C], double) and, with `dLogits`, d(loss sum)/dz rounded to float32 into it.
    */
-  loss(y: Float32Array, B: number, dLogits?: Float32Array): { lossSum: number; p: Float64Array } {
+  loss(y: Float32Array, B: number, dLogits?: Float32Array, w?: Float32Array): { lossSum: number; p: Float64Array } {
     const n = B * this.units;
     const z = this.preActivation.subarray(0, n);
     const p = this.probabilities.subarray(0, n);
     const dz = dLogits ? this.dPreActivation.subarray(0, n) : undefined;
-    const lossSum = headLoss(this.spec, z, y, B, p, dz);
+    const lossSum = headLoss(this.spec, z, y, B, p, dz, w);
     if (dLogits && dz) dLogits.set(dz);
     return { lossSum, p };
   }
