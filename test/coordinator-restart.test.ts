@@ -83,7 +83,8 @@ describe('standalone workers and a coordinator that comes and goes', () => {
   it('a worker that joins mid-run takes chunks from the next step on, and changes nothing', async () => {
     const out = path.join(tmp.dir, 'joined');
     const c = await coordinator([configPath, '--port', '0', '--min-workers', '1', '--checkpoint-every', '5', '--out', out]);
-    worker(c.url, { ADAMANT_SLOW_CHUNK_MS: '10' });
+    // Slow chunks keep the run going for seconds after step 10, so that the late worker, whose start-up takes seconds on a loaded machine, joins before the end.
+    worker(c.url, { ADAMANT_SLOW_CHUNK_MS: '60' });
     await waitFor(() => newestCheckpointStep(out) >= 10, 'ten steps');
     const late = worker(c.url);
     expect((await c.exit).code, c.output()).toBe(0);
