@@ -137,6 +137,26 @@ describe('a worker that loses its coordinator', () => {
     });
   }
 
+  it('a stop that arrives while a chunk computes, right before the close, still says why: the worker exits 0 naming it', async () => {
+    const fake = await start(async (peer, _hello, n) => {
+      await join(peer, 'job-a', n);
+      peer.send({
+        type: 'step',
+        step: 0,
+        weights: floatBytes(Float32Array.of(1, 2, 3)),
+        chunks: [{ index: 0, samples: 2, seed: 1, x: floatBytes(Float32Array.of(1, 0, 0, 1)), y: floatBytes(Float32Array.of(4, 4)) }],
+      });
+      // The chunk takes 1 s (ADAMANT_SLOW_CHUNK_MS): the stop and the close both come during it.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      peer.send({ type: 'stop', reason: 'numeric error (E_NUMERIC); see the coordinator' });
+      peer.socket.close(1001, 'coordinator shutting down');
+    });
+    const result = await runCli(['worker', '--connect', fake.url, '--reconnect-timeout', '0'], { env: { ADAMANT_TOKEN: '', ADAMANT_SLOW_CHUNK_MS: '1000' }, timeoutMs: 30_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/coordinator stopped: numeric error \(E_NUMERIC\); see the coordinator/);
+    expect(result.stderr).not.toMatch(/closed the connection before training finished/);
+  });
+
   it('exits with E_JOB when the coordinator at that address now runs another job', async () => {
     const fake = await start(async (peer, hello, n) => {
       if (n === 0) {

@@ -15,6 +15,7 @@ import {
   type ChunkEvaluation,
   type ChunkGradient,
   type CoordinatorMessage,
+  type GemmChoice,
   type Log,
   type MessageCodec,
   type StepMessage,
@@ -23,12 +24,15 @@ import {
 } from '@adamant/core';
 import { ComputeThread } from './ComputeThread.js';
 import { describeSocketError } from './connect.js';
+import { describeEngine } from './gemm/loadGemmEngine.js';
 import { parameterCountOf } from './parameterCount.js';
 import { WeightsMirror } from './WeightsMirror.js';
 
 export interface WorkerSummary {
   workerId: number;
   backend: string;
+  /** The fused path's GEMM engine with its build ("openblas 0.3.21 Haswell"); absent on autodiff. */
+  gemm?: string;
   steps: number;
   chunks: number;
   samples: number;
@@ -49,6 +53,8 @@ export interface ConnectionContext {
   token?: string;
   /** Overrides the job's backend on this machine. */
   backend?: WorkerJob['backend'];
+  /** Overrides the job's GEMM engine (job.gemm, default auto) on this machine. */
+  gemm?: GemmChoice;
   /** A job with more parameters than this is refused before any model is built (--max-params). */
   maxParams: number;
   /** From connecting to the welcome: a coordinator that says nothing for this long is lost (ms). */
@@ -142,13 +148,17 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
       summary.reconnects++;
       log.info('rejoined', { workerId: message.workerId, jobId: state.job.id, reconnects: summary.reconnects });
     } else {
-      const compute = await ComputeThread.start(message.job, context.backend ? { backend: context.backend } : {});
+      const compute = await ComputeThread.start(message.job, { ...(context.backend ? { backend: context.backend } : {}), ...(context.gemm ? { gemm: context.gemm } : {}) });
       state.job = { id: message.jobId, compute, mirror: new WeightsMirror(message.job, compute.weights) };
       summary.backend = compute.backend;
-      log.info('joined', { workerId: message.workerId, backend: compute.backend, params: message.job.paramCount, jobId: printable(message.jobId, 64) });
+      if (compute.gemm) summary.gemm = describeEngine(compute.gemm);
+      if (compute.gemmFallback) log.warn(compute.gemmFallback);
+      const engine = summary.gemm ? { gemm: summary.gemm } : {};
+      log.info('joined', { workerId: message.workerId, backend: compute.backend, ...engine, params: message.job.paramCount, jobId: printable(message.jobId, 64) });
     }
     welcomed = true;
-    send({ type: 'ready', backend: state.job.compute.backend });
+    const { backend, gemm } = state.job.compute;
+    send({ type: 'ready', backend, ...(gemm ? { gemm: gemm.name, ...(gemm.build ? { gemmBuild: gemm.build } : {}) } : {}) });
   };
 
   const computeStep = async (message: StepMessage): Promise<void> => {
@@ -249,10 +259,14 @@ export function serveConnection(socket: WebSocket, context: ConnectionContext): 
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       heard();
       queue = queue.then(async () => {
-        if (failure || finished || stopReason !== undefined || closed) return;
+        if (failure || finished || stopReason !== undefined) return;
         try {
           if (!isBinary) throw new ProtocolError(`${peer}: sent a text frame; the protocol is binary msgpack`);
-          await handle(codec.decodeCoordinatorMessage(data, peer));
+          const message = codec.decodeCoordinatorMessage(data, peer);
+          // A stop or done that came just before the close, while a step was computing, still says
+          // why the connection ended; anything else is moot once it has.
+          if (closed && message.type !== 'stop' && message.type !== 'done') return;
+          await handle(message);
         } catch (err) {
           fail(err, err instanceof RejectedError);
         }
