@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -20,23 +20,25 @@ const housing = JSON.parse(readFileSync(housingConfigPath, 'utf8')) as Record<st
 const housingCsv = path.resolve(path.dirname(housingConfigPath), housing.data.path as string);
 
 describe('bad configs and data', () => {
-  it('rejects a config that is not JSON, naming the file', async () => {
+  // The first six are one short CLI process each: they run side by side. The two after them run
+  // alone, the first because it holds its processes to a deadline.
+  it.concurrent('rejects a config that is not JSON, naming the file', async () => {
     const file = path.join(tmp.dir, 'broken.json');
     writeFileSync(file, '{ "model": [ { "type": "dense", ');
     expectOneLineError(await runCli(['train', file]), file, /not valid JSON/, /E_CONFIG/);
   });
 
-  it('rejects an unknown layer type, naming the field', async () => {
+  it.concurrent('rejects an unknown layer type, naming the field', async () => {
     const file = writeJson(path.join(tmp.dir, 'conv.json'), { ...housing, model: [{ type: 'dense', units: 4 }, { type: 'conv2d', filters: 3 }] });
     expectOneLineError(await runCli(['train', file]), file, /model\[1\]\.type/, /conv2d/);
   });
 
-  it('rejects a wrong field value, naming the field', async () => {
+  it.concurrent('rejects a wrong field value, naming the field', async () => {
     const file = writeJson(path.join(tmp.dir, 'units.json'), { ...housing, model: [{ type: 'dense', units: -3 }] });
     expectOneLineError(await runCli(['train', file]), file, /model\[0\]\.units/);
   });
 
-  it('rejects a CSV with a non-numeric cell, naming file, line and column', async () => {
+  it.concurrent('rejects a CSV with a non-numeric cell, naming file, line and column', async () => {
     const csv = path.join(tmp.dir, 'bad-cell.csv');
     const lines = readFileSync(housingCsv, 'utf8').split('\n');
     lines[5] = lines[5]!.replace(/^[^,]+/, 'n/a');
@@ -45,14 +47,14 @@ describe('bad configs and data', () => {
     expectOneLineError(await runCli(['train', file]), `${csv}:6`, /column "crim"/, /"n\/a" is not a number/, /E_DATA/);
   });
 
-  it('rejects a CSV that lacks a named column', async () => {
+  it.concurrent('rejects a CSV that lacks a named column', async () => {
     const csv = path.join(tmp.dir, 'housing.csv');
     copyFileSync(housingCsv, csv);
     const file = writeJson(path.join(tmp.dir, 'no-column.json'), { ...housing, data: { ...housing.data, path: csv, target: 'price' } });
     expectOneLineError(await runCli(['train', file]), csv, /no column "price"/, /data\.target/);
   });
 
-  it('rejects a missing data file', async () => {
+  it.concurrent('rejects a missing data file', async () => {
     const file = writeJson(path.join(tmp.dir, 'no-file.json'), { ...housing, data: { ...housing.data, path: 'nowhere.csv' } });
     expectOneLineError(await runCli(['train', file]), path.join(tmp.dir, 'nowhere.csv'), /no such file/);
   });
@@ -78,33 +80,42 @@ describe('bad configs and data', () => {
 describe('bad peers', () => {
   let stop: (() => void) | undefined;
   afterEach(() => stop?.());
+  let shared: Promise<{ url: string; child: ChildProcess }> | undefined;
+  afterAll(async () => (await shared?.catch(() => undefined))?.child.kill('SIGKILL'));
 
-  it('a worker with no coordinator to reach exits naming the address', async () => {
+  // One short process each, side by side.
+  it.concurrent('a worker with no coordinator to reach exits naming the address', async () => {
     const result = await runCli(['worker', '--connect', 'ws://127.0.0.1:9', '--connect-timeout', '1']);
     expectOneLineError(result, 'ws://127.0.0.1:9', /connection refused/, /E_CONNECT/);
   });
 
-  it('usage errors exit 2', async () => {
+  it.concurrent('usage errors exit 2', async () => {
     const result = await runCli(['worker', '--connect', 'http://x']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/ws:\/\/HOST:PORT/);
   });
 
-  async function startCoordinator(): Promise<string> {
-    const file = writeJson(path.join(tmp.dir, 'coord.json'), { ...housing, data: { ...housing.data, path: housingCsv }, epochs: 1 });
-    const { child, match } = await startCli(['coordinator', file, '--port', '0', '--host', '127.0.0.1', '--token', 'right-token'], /listening on 127\.0\.0\.1:(\d+)/);
-    stop = () => child.kill('SIGKILL');
-    return `ws://127.0.0.1:${match[1]}`;
+  /**
+   * The URL of one coordinator, started by the first test that asks, for the peers below: whatever
+   * a peer sends costs at most its own connection, so each test also shows it still serves the next.
+   */
+  async function sharedCoordinator(): Promise<string> {
+    if (!shared) {
+      const file = writeJson(path.join(tmp.dir, 'coord.json'), { ...housing, data: { ...housing.data, path: housingCsv }, epochs: 1 });
+      const started = startCli(['coordinator', file, '--port', '0', '--host', '127.0.0.1', '--token', 'right-token'], /listening on 127\.0\.0\.1:(\d+)/);
+      shared = started.then(({ child, match }) => ({ child, url: `ws://127.0.0.1:${match[1]}` }));
+    }
+    return (await shared).url;
   }
 
   it('a worker with a wrong token is refused and says so', async () => {
-    const url = await startCoordinator();
+    const url = await sharedCoordinator();
     const result = await runCli(['worker', '--connect', url, '--token', 'wrong-token']);
     expectOneLineError(result, url, /wrong token/, /E_AUTH/);
   });
 
   it('a peer speaking another protocol version is rejected with E_VERSION', async () => {
-    const peer = await rawPeer(await startCoordinator());
+    const peer = await rawPeer(await sharedCoordinator());
     peer.hello('right-token', 'future-worker', { protocol: PROTOCOL_VERSION + 1 });
     const reply = await peer.next();
     expect(reply).toMatchObject({ type: 'reject', code: 'E_VERSION' });
@@ -112,7 +123,7 @@ describe('bad peers', () => {
   });
 
   it('a malformed frame is rejected with E_PROTOCOL, and the coordinator keeps serving', async () => {
-    const url = await startCoordinator();
+    const url = await sharedCoordinator();
     const bad = await rawPeer(url);
     bad.send(new Uint8Array([0xc1, 0xff, 0x00, 0x13]));
     expect(await bad.next()).toMatchObject({ type: 'reject', code: 'E_PROTOCOL' });
@@ -122,7 +133,7 @@ describe('bad peers', () => {
   });
 
   it('an oversized frame closes that connection with 1009', async () => {
-    const peer = await rawPeer(await startCoordinator());
+    const peer = await rawPeer(await sharedCoordinator());
     // The housing model has 2,945 parameters, so the limit is 1 MiB + ~12 KB.
     peer.send(new Uint8Array(2 << 20));
     expect(await peer.next()).toMatchObject({ closed: 1009 });

@@ -87,7 +87,7 @@ describe('early stopping, the best model and the history files', () => {
 
     const [there, keepLast] = await Promise.all([
       runCli(['train', rising, '--epochs', String(bestEpoch), '--workers', '1', '--out', out('rising-there')], { timeoutMs: 120_000 }),
-      runCli(['train', risingKeepLast, '--workers', '2', '--out', out('rising-keep-last')], { timeoutMs: 120_000 }),
+      runCli(['train', risingKeepLast, '--workers', '1', '--out', out('rising-keep-last')], { timeoutMs: 120_000 }),
     ]);
     expectSuccess(there);
     expectSuccess(keepLast);

@@ -65,7 +65,7 @@ describe('reproducibility with shuffling and dropout', () => {
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
 
-  it('gives bitwise-identical weights for 1, 2 and 3 workers', async () => {
+  it('gives bitwise-identical weights for 1 and 3 workers', async () => {
     const config = loadJobConfig(housingConfigPath);
     const configPath = writeJson(path.join(tmp.dir, 'job.json'), {
       ...config,
@@ -80,13 +80,13 @@ describe('reproducibility with shuffling and dropout', () => {
       chunkSize: 5,
     });
     const bytes: Buffer[] = [];
-    for (const workers of [1, 2, 3]) {
+    // 3 workers split a batch's 5 chunks unevenly; the describe above covers 2 workers too.
+    for (const workers of [1, 3]) {
       const out = path.join(tmp.dir, `out-${workers}`);
       const run = await runCli(['train', configPath, '--workers', String(workers), '--out', out]);
       expect(run.code, run.stderr).toBe(0);
       bytes.push(weightBytes(out));
     }
     expect(bytes[1]!.equals(bytes[0]!)).toBe(true);
-    expect(bytes[2]!.equals(bytes[0]!)).toBe(true);
   });
 });

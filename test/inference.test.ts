@@ -142,13 +142,20 @@ describe('adamant evaluate and predict', () => {
         data: { path: file('species.csv'), features: ['x', 'y'], target: 'species' },
       }),
     };
-    for (const [out, job] of Object.entries(jobs)) await ok(['train', job, '--workers', '1', '--out', out]);
+    // Two one-worker runs at a time: each keeps about one core busy.
+    const runs = Object.entries(jobs).map(([out, job]) => () => ok(['train', job, '--workers', '1', '--out', out]));
+    for (let i = 0; i < runs.length; i += 2) await Promise.all(runs.slice(i, i + 2).map((run) => run()));
   }, 300_000);
   afterAll(() => tmp.cleanup());
 
   it('evaluates a text LSTM on the fused path, equal to tfjs model.predict to 1e-5, with every metric and per-class counts', async () => {
-    const fused = evaluation(await ok(['evaluate', binaryText, file('binary.jsonl'), '--json']));
-    const tfjs = evaluation(await ok(['evaluate', binaryText, file('binary.jsonl'), '--json', '--no-fused']));
+    const [fusedRun, tfjsRun, plain] = await Promise.all([
+      ok(['evaluate', binaryText, file('binary.jsonl'), '--json']),
+      ok(['evaluate', binaryText, file('binary.jsonl'), '--json', '--no-fused']),
+      ok(['evaluate', binaryText, file('binary.jsonl')]),
+    ]);
+    const fused = evaluation(fusedRun);
+    const tfjs = evaluation(tfjsRun);
     expect(fused).toMatchObject({ samples: 160, skipped: 0, path: 'fused', backend: 'wasm' });
     expect(tfjs).toMatchObject({ samples: 160, path: 'tfjs' });
     expect(Object.keys(fused.metrics)).toEqual(['accuracy', 'auc', 'precision', 'recall']);
@@ -158,28 +165,38 @@ describe('adamant evaluate and predict', () => {
     expect(fused.classes).toEqual(tfjs.classes);
     // The model learned something, so that the comparison is not between two constant outputs.
     expect(fused.metrics.accuracy).toBeGreaterThan(0.6);
-    const plain = await ok(['evaluate', binaryText, file('binary.jsonl')]);
     const values = [['loss', fused.loss], ...Object.entries(fused.metrics)] as [string, number][];
     expect(plain.stdout).toBe(`${values.map(([name, value]) => `${name} ${value.toPrecision(4)}`).join('  ')}  (160 samples)\n`);
   });
 
   it('predicts texts from arguments and stdin, fused equal to tfjs to 1e-5, in the {text, probability} shape', async () => {
     const texts = ['WIN a FREE prize, click now', 'the patch review is at lunch', 'nothing known here', ''];
-    const fused = lastLine(await ok(['predict', binaryText, ...texts, '--json'])) as { text: string; probability: number }[];
-    const tfjs = lastLine(await ok(['predict', binaryText, ...texts, '--json', '--no-fused'])) as typeof fused;
+    const [fusedRun, tfjsRun, piped] = await Promise.all([
+      ok(['predict', binaryText, ...texts, '--json']),
+      ok(['predict', binaryText, ...texts, '--json', '--no-fused']),
+      runCliWithInput(['predict', binaryText, '-'], `${texts.slice(0, 3).join('\r\n')}\n\n`),
+    ]);
+    const fused = lastLine(fusedRun) as { text: string; probability: number }[];
+    const tfjs = lastLine(tfjsRun) as typeof fused;
     expect(fused.map((entry) => Object.keys(entry))).toEqual(texts.map(() => ['text', 'probability']));
     expect(fused.map((entry) => entry.text)).toEqual(texts);
     expectClose(fused.map((e) => e.probability), tfjs.map((e) => e.probability), 'probabilities');
     expect(fused[0]!.probability).toBeGreaterThan(fused[1]!.probability);
-    const piped = await runCliWithInput(['predict', binaryText, '-'], `${texts.slice(0, 3).join('\r\n')}\n\n`);
     expect(piped.code, piped.stderr).toBe(0);
     expect(piped.stdout).toBe(texts.slice(0, 3).map((text, i) => `${fused[i]!.probability.toFixed(4)}\t${text}\n`).join(''));
   });
 
   it('gives a multi-class text model\'s class name and probabilities, fused equal to tfjs, and evaluates it per class', async () => {
     const texts = ['win free cash prize now', 'kernel patch build review', 'storm hits the market'];
-    const fused = lastLine(await ok(['predict', classText, ...texts, '--json'])) as { text: string; label: string; probabilities: Record<string, number> }[];
-    const tfjs = lastLine(await ok(['predict', classText, ...texts, '--json', '--no-fused'])) as typeof fused;
+    const [fusedRun, tfjsRun, plain, evaluated, tfjsEvaluated] = await Promise.all([
+      ok(['predict', classText, ...texts, '--json']),
+      ok(['predict', classText, ...texts, '--json', '--no-fused']),
+      ok(['predict', classText, texts[0]!]),
+      ok(['evaluate', classText, file('classes.jsonl'), '--json']),
+      ok(['evaluate', classText, file('classes.jsonl'), '--json', '--no-fused']),
+    ]);
+    const fused = lastLine(fusedRun) as { text: string; label: string; probabilities: Record<string, number> }[];
+    const tfjs = lastLine(tfjsRun) as typeof fused;
     for (const [i, entry] of fused.entries()) {
       expect(Object.keys(entry)).toEqual(['text', 'label', 'probabilities']);
       expect(Object.keys(entry.probabilities)).toEqual(['spam', 'ham', 'news']);
@@ -190,11 +207,10 @@ describe('adamant evaluate and predict', () => {
       expectClose(p, Object.values(tfjs[i]!.probabilities), `probabilities of "${entry.text}"`);
     }
     expect(fused.map((e) => e.label)).toEqual(['spam', 'ham', 'news']);
-    const plain = await ok(['predict', classText, texts[0]!]);
     const p = fused[0]!.probabilities;
     expect(plain.stdout).toBe(`spam\tspam ${p.spam!.toFixed(4)}  ham ${p.ham!.toFixed(4)}  news ${p.news!.toFixed(4)}\t${texts[0]}\n`);
-    const result = evaluation(await ok(['evaluate', classText, file('classes.jsonl'), '--json']));
-    const tfjsResult = evaluation(await ok(['evaluate', classText, file('classes.jsonl'), '--json', '--no-fused']));
+    const result = evaluation(evaluated);
+    const tfjsResult = evaluation(tfjsEvaluated);
     expect(result).toMatchObject({ samples: 180, path: 'fused' });
     expectClose([result.loss, result.metrics.accuracy!], [tfjsResult.loss, tfjsResult.metrics.accuracy!], 'loss and accuracy');
     expect(result.classes!.map((c) => c.label)).toEqual(['spam', 'ham', 'news']);
@@ -203,31 +219,40 @@ describe('adamant evaluate and predict', () => {
   });
 
   it('predicts a table regression model\'s CSV rows: one prediction per row, whose squared error is evaluate\'s loss', async () => {
-    const csv = await ok(['predict', housing, '--csv', housingCsv]);
-    const lines = csv.stdout.trim().split('\n');
-    expect(lines[0]).toBe('prediction');
-    const predictions = lines.slice(1).map(Number);
     const rows = readFileSync(housingCsv, 'utf8').trim().split('\n');
     const target = rows[0]!.split(',').indexOf('medv');
-    const targets = rows.slice(1).map((row) => Number(row.split(',')[target]));
-    expect(predictions).toHaveLength(targets.length);
-    const result = evaluation(await ok(['evaluate', housing, housingCsv, '--json']));
-    expect(result).toMatchObject({ samples: 506, path: 'tfjs' });
-    const mse = predictions.reduce((sum, p, i) => sum + (p - targets[i]!) ** 2, 0) / predictions.length;
-    expectClose([mse / result.loss], [1], 'mean squared error of the predictions against evaluate\'s loss');
     // JSON lines, and stdin with the columns reordered, the target left out and an extra column.
-    const json = (await ok(['predict', housing, '--csv', housingCsv, '--json'])).stdout.trim().split('\n').map((line) => JSON.parse(line) as { prediction: number });
-    expect(json.map((entry) => entry.prediction)).toEqual(predictions);
     const header = rows[0]!.split(',');
     const order = [...header.keys()].filter((c) => c !== target).reverse();
     const shuffled = [['note', ...order.map((c) => header[c])].join(','), ...rows.slice(1, 6).map((row, i) => [`"row ${i}, kept"`, ...order.map((c) => row.split(',')[c])].join(','))].join('\n');
-    const piped = await runCliWithInput(['predict', housing, '--csv', '-'], shuffled);
+    const [csv, evaluated, jsonRun, piped] = await Promise.all([
+      ok(['predict', housing, '--csv', housingCsv]),
+      ok(['evaluate', housing, housingCsv, '--json']),
+      ok(['predict', housing, '--csv', housingCsv, '--json']),
+      runCliWithInput(['predict', housing, '--csv', '-'], shuffled),
+    ]);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toBe('prediction');
+    const predictions = lines.slice(1).map(Number);
+    const targets = rows.slice(1).map((row) => Number(row.split(',')[target]));
+    expect(predictions).toHaveLength(targets.length);
+    const result = evaluation(evaluated);
+    expect(result).toMatchObject({ samples: 506, path: 'tfjs' });
+    const mse = predictions.reduce((sum, p, i) => sum + (p - targets[i]!) ** 2, 0) / predictions.length;
+    expectClose([mse / result.loss], [1], 'mean squared error of the predictions against evaluate\'s loss');
+    const json = jsonRun.stdout.trim().split('\n').map((line) => JSON.parse(line) as { prediction: number });
+    expect(json.map((entry) => entry.prediction)).toEqual(predictions);
     expect(piped.code, piped.stderr).toBe(0);
     expect(piped.stdout).toBe(`prediction\n${lines.slice(1, 6).join('\n')}\n`);
   });
 
   it('predicts a table classifier\'s rows as the label and one probability column per class', async () => {
-    const csv = (await ok(['predict', species, '--csv', file('species.csv')])).stdout.trim().split('\n');
+    const [csvRun, evaluated, jsonRun] = await Promise.all([
+      ok(['predict', species, '--csv', file('species.csv')]),
+      ok(['evaluate', species, file('species.csv'), '--json']),
+      ok(['predict', species, '--csv', file('species.csv'), '--json']),
+    ]);
+    const csv = csvRun.stdout.trim().split('\n');
     expect(csv[0]).toBe('label,p_setosa,p_versicolor,p_virginica');
     const truth = readFileSync(file('species.csv'), 'utf8').trim().split('\n').slice(1).map((row) => row.split(',')[3]);
     const predicted = csv.slice(1).map((line) => line.split(','));
@@ -237,11 +262,11 @@ describe('adamant evaluate and predict', () => {
       expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
       expect(label).toBe(['setosa', 'versicolor', 'virginica'][probabilities.indexOf(Math.max(...probabilities))]);
     }
-    const result = evaluation(await ok(['evaluate', species, file('species.csv'), '--json']));
+    const result = evaluation(evaluated);
     const hits = predicted.filter(([label], i) => label === truth[i]).length;
     expect(result.metrics.accuracy).toBeCloseTo(hits / 90, 12);
     expect(result.classes!.map((c) => [c.label, c.samples])).toEqual([['setosa', 30], ['versicolor', 30], ['virginica', 30]]);
-    const json = (await ok(['predict', species, '--csv', file('species.csv'), '--json'])).stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const json = jsonRun.stdout.trim().split('\n').map((line) => JSON.parse(line));
     expect(json[0]).toEqual({ label: predicted[0]![0], probabilities: { setosa: Number(predicted[0]![1]), versicolor: Number(predicted[0]![2]), virginica: Number(predicted[0]![3]) } });
   });
 
@@ -251,19 +276,29 @@ describe('adamant evaluate and predict', () => {
       return { code: result.code, stderr: result.stderr.trim(), stdout: result.stdout };
     };
     writeFileSync(file('missing.csv'), 'x,z\n1,2\n');
-    expect(await failure(['predict', species, '--csv', file('missing.csv')])).toEqual({
+    // Seven independent single-process runs, side by side.
+    const [missingColumn, notANumber, textsToTable, rowsToText, nothing, both, notAModel] = await Promise.all([
+      failure(['predict', species, '--csv', file('missing.csv')]),
+      failure(['predict', species, '--csv', '-'], 'y,x\n1,2\n3,n/a\n'),
+      failure(['predict', species, 'some text']),
+      failure(['predict', binaryText, '--csv', file('species.csv')]),
+      failure(['predict', species]),
+      failure(['predict', species, 'text', '--csv', file('species.csv')]),
+      failure(['evaluate', tmp.dir, file('species.csv')]),
+    ]);
+    expect(missingColumn).toEqual({
       code: 1,
       stderr: `adamant: ${file('missing.csv')}:1: no column "y"; the model reads the features x, y [E_DATA]`,
       stdout: '',
     });
-    expect(await failure(['predict', species, '--csv', '-'], 'y,x\n1,2\n3,n/a\n')).toMatchObject({ code: 1, stderr: 'adamant: stdin:3: column "x": "n/a" is not a number [E_DATA]' });
-    expect(await failure(['predict', species, 'some text'])).toMatchObject({
+    expect(notANumber).toMatchObject({ code: 1, stderr: 'adamant: stdin:3: column "x": "n/a" is not a number [E_DATA]' });
+    expect(textsToTable).toMatchObject({
       code: 1,
       stderr: `adamant: ${species}: this model reads table rows, not texts; give them with --csv FILE ("-" for stdin) [E_MODEL]`,
     });
-    expect(await failure(['predict', binaryText, '--csv', file('species.csv')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/this model reads texts, not table rows; .* \[E_MODEL\]$/) });
-    expect(await failure(['predict', species])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^adamant: nothing to predict: /) });
-    expect(await failure(['predict', species, 'text', '--csv', file('species.csv')])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^adamant: give texts or --csv FILE, not both/) });
-    expect(await failure(['evaluate', tmp.dir, file('species.csv')])).toMatchObject({ code: 1, stderr: expect.stringMatching(/adamant\.json: missing or not written by Adamant; .* \[E_MODEL\]$/) });
+    expect(rowsToText).toMatchObject({ code: 1, stderr: expect.stringMatching(/this model reads texts, not table rows; .* \[E_MODEL\]$/) });
+    expect(nothing).toMatchObject({ code: 2, stderr: expect.stringMatching(/^adamant: nothing to predict: /) });
+    expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/^adamant: give texts or --csv FILE, not both/) });
+    expect(notAModel).toMatchObject({ code: 1, stderr: expect.stringMatching(/adamant\.json: missing or not written by Adamant; .* \[E_MODEL\]$/) });
   });
 });

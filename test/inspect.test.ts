@@ -19,7 +19,8 @@ describe('adamant inspect', () => {
   afterAll(() => tmp.cleanup());
 
   it('lists a saved model: layers with shapes and parameters, data, training, config and files', async () => {
-    const text = await runCli(['inspect', run]);
+    // Each inspection is one short process: they run side by side.
+    const [text, json] = await Promise.all([runCli(['inspect', run]), runCli(['inspect', run, '--json'])]);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^Saved model \S+housing\n/);
     expect(text.stdout).toMatch(/^dense_1 \(Dense\) +\(None, 64\) +832$/m);
@@ -29,7 +30,6 @@ describe('adamant inspect', () => {
     expect(text.stdout).toMatch(/^Config: +adam \(learning rate 0\.001\), loss meanSquaredError, metrics mae, batch size 32, chunk size 8, 2 epoch\(s\), seed 42$/m);
     expect(text.stdout).toMatch(/^ {2}weights\.bin +11\.5 KiB$/m);
 
-    const json = await runCli(['inspect', run, '--json']);
     const report = JSON.parse(json.stdout) as Inspection;
     expect(report).toMatchObject({ kind: 'model', params: 2945, training: { epochs: 2, step: 26, last: { loss: summary.loss, valLoss: summary.valLoss } } });
     expect(report.layers.map((l) => l.outputShape)).toEqual(['(None, 64)', '(None, 32)', '(None, 1)']);
@@ -38,10 +38,10 @@ describe('adamant inspect', () => {
 
   it('reads a checkpoint: from its folder (the newest) or one file, with its step, epochs and history', async () => {
     const [first, newest] = checkpointsOf(run);
-    const folder = JSON.parse((await runCli(['inspect', path.join(run, 'checkpoints'), '--json'])).stdout) as Inspection;
+    const [folderRun, one] = await Promise.all([runCli(['inspect', path.join(run, 'checkpoints'), '--json']), runCli(['inspect', first!])]);
+    const folder = JSON.parse(folderRun.stdout) as Inspection;
     expect(folder).toMatchObject({ kind: 'checkpoint', path: newest, params: 2945, training: { step: 26, epochsDone: 2, batchesDone: 0, historyLength: 2 } });
     expect(folder.training.last?.loss).toBe(summary.loss);
-    const one = await runCli(['inspect', first!]);
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).toMatch(/^Training: +step 13: 1 of 2 epoch\(s\) done; 1 epoch\(s\) in the history$/m);
     expect(one.stdout).toMatch(/^Last epoch: loss \d+\.\d{4} {2}mae \d+\.\d{4} {2}val_loss \d+\.\d{4} {2}val_mae \d+\.\d{4}$/m);
@@ -67,10 +67,9 @@ describe('adamant inspect', () => {
   });
 
   it('says in one line when a path is neither a model nor a checkpoint', async () => {
-    const neither = await runCli(['inspect', tmp.dir]);
+    const [neither, missing] = await Promise.all([runCli(['inspect', tmp.dir]), runCli(['inspect', path.join(tmp.dir, 'nothing')])]);
     expect(neither.code).toBe(1);
     expect(neither.stderr).toMatch(/^adamant: \S+: neither a saved model \(no model\.json\) nor a checkpoint \(has no checkpoints \(step-\*\.ckpt\)\) \[E_MODEL\]\n$/);
-    const missing = await runCli(['inspect', path.join(tmp.dir, 'nothing')]);
     expect(missing.stderr).toMatch(/^adamant: \S+nothing: no such file or directory \[E_MODEL\]\n$/);
   });
 });

@@ -56,17 +56,17 @@ describe('LSTM text classification', () => {
     });
     const init = await runCli(['train', configPath, '--epochs', '0', '--out', initDir]);
     expect(init.code, init.stderr).toBe(0);
-    for (const workers of [1, 2, 3]) {
+    // 3 workers split a batch's 4 chunks (of 5, 5, 5 and 1 rows) unevenly; 2 would add nothing to 1 and 3.
+    for (const workers of [1, 3]) {
       const run = await runCli(['train', configPath, '--workers', String(workers), '--init', initDir, '--out', outDir(workers), '--json']);
       expect(run.code, run.stderr).toBe(0);
-      expect(jsonResult(run)).toMatchObject({ workers, epochs: 2, samples: 240, workerBackends: ['wasm'] });
+      expect(jsonResult(run)).toMatchObject({ workers, epochs: 2, samples: 240, workerBackends: [expect.stringMatching(/^wasm\+/)] });
     }
   });
   afterAll(() => tmp.cleanup());
 
-  it('1, 2 and 3 workers give bitwise-identical weights', () => {
+  it('1 and 3 workers give bitwise-identical weights', () => {
     const one = weightBytes(outDir(1));
-    expect(weightBytes(outDir(2)).equals(one)).toBe(true);
     expect(weightBytes(outDir(3)).equals(one)).toBe(true);
     expect(weightBytes(initDir).equals(one)).toBe(false);
   });
@@ -81,7 +81,7 @@ describe('LSTM text classification', () => {
     const y = tf.tensor2d(data.train.y, [data.train.rows, 1]);
     await model.fit(x, y, { batchSize: 16, epochs: 2, shuffle: false, verbose: 0 });
     const expected = model.getWeights().map((w) => w.dataSync() as Float32Array);
-    const actual = await savedWeights(outDir(2));
+    const actual = await savedWeights(outDir(3));
     let worst = 0;
     actual.forEach((a, i) => {
       a.forEach((v, j) => {
@@ -115,20 +115,20 @@ describe('LSTM text classification', () => {
     const continued = path.join(tmp.dir, 'continued');
     const fresh = path.join(tmp.dir, 'fresh');
     expect((await runCli(['train', otherConfig, '--workers', '1', '--init', initDir, '--out', continued])).code).toBe(0);
-    expect((await runCli(['train', otherConfig, '--workers', '1', '--out', fresh])).code).toBe(0);
+    // A vocabulary is fitted when the model is built: the fresh one needs no training.
+    expect((await runCli(['train', otherConfig, '--epochs', '0', '--out', fresh])).code).toBe(0);
     expect(words(continued)).toEqual(words(initDir));
     expect(words(fresh)).not.toEqual(words(initDir));
   });
 
   it('evaluates and predicts with the saved vocabulary, and the two agree', async () => {
     const file = path.join(tmp.dir, 'emails.jsonl');
-    const evaluation = await runCli(['evaluate', outDir(2), file, '--json']);
+    // Recompute loss and accuracy from `predict`'s probabilities for the same texts (the two processes run side by side).
+    const rows = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { text: string; label: number });
+    const [evaluation, prediction] = await Promise.all([runCli(['evaluate', outDir(3), file, '--json']), runCli(['predict', outDir(3), ...rows.map((r) => r.text), '--json'])]);
     expect(evaluation.code, evaluation.stderr).toBe(0);
     const result = jsonResult(evaluation) as { samples: number; loss: number; metrics: { accuracy: number } };
     expect(result.samples).toBe(150);
-    // Recompute loss and accuracy from `predict`'s probabilities for the same texts.
-    const rows = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { text: string; label: number });
-    const prediction = await runCli(['predict', outDir(2), ...rows.map((r) => r.text), '--json']);
     expect(prediction.code, prediction.stderr).toBe(0);
     const probabilities = (JSON.parse(prediction.stdout.trim().split('\n').at(-1)!) as { probability: number }[]).map((p) => p.probability);
     expect(probabilities).toHaveLength(150);
@@ -141,7 +141,7 @@ describe('LSTM text classification', () => {
     expect(result.loss).toBeCloseTo(bce, 4);
     expect(result.metrics.accuracy).toBeCloseTo(accuracy, 6);
     // The saved model is an ordinary tfjs layers model.
-    const loaded = await loadModel(outDir(2));
+    const loaded = await loadModel(outDir(3));
     expect(loaded.layers.map((l) => l.getClassName())).toEqual(['Embedding', 'LSTM', 'LSTM', 'Dense']);
     loaded.dispose();
   });

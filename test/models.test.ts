@@ -9,8 +9,8 @@ import { binaryMetrics, fitFromInit, largestChange, worstRelativeDifference } fr
 import { savedWeights, weightBytes } from './support/reference.js';
 
 /**
- * Issue 10's proof for every new layer, head and loss, on real CLI processes: 1, 2 and 3 workers
- * (1 and 3 for the costlier jobs) give byte-identical weights and epoch results, and the weights
+ * Issue 10's proof for every new layer, head and loss, on real CLI processes: 1 and 3 workers
+ * (3 splits a batch's 4 chunks unevenly) give byte-identical weights and epoch results, and the weights
  * equal single-process tfjs `model.fit` from the same initial weights and batches within
  * 1e-4 x max(1, |w|). Dropout masks come from each chunk's seed, which `fit` cannot reproduce:
  * that job compares the fused path with forced autodiff (ADAMANT_GRADIENTS=autodiff), which draws
@@ -62,7 +62,7 @@ const cases: ModelCase[] = [
     model: [embedding, { type: 'gru', units: 6, returnSequences: true }, { type: 'gru', units: 5 }, softmax3],
     loss: 'sparseCategoricalCrossentropy',
     metrics: ['accuracy'],
-    workers: [1, 2, 3],
+    workers: [1, 3],
     reference: 'fit',
   },
   {
@@ -126,7 +126,7 @@ const cases: ModelCase[] = [
     model: [{ type: 'dense', units: 8, activation: 'relu' }, softmax3],
     loss: 'sparseCategoricalCrossentropy',
     metrics: ['accuracy'],
-    workers: [1, 2, 3],
+    workers: [1, 3],
     reference: 'fit',
   },
   { name: 'table: meanAbsoluteError regression', data: 'value', model: regressionMlp, loss: 'meanAbsoluteError', metrics: ['mae'], workers: [1, 3], reference: 'fit' },

@@ -113,7 +113,9 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
   });
 
   it('a partition (no FIN, no RST): the coordinator drops the silent worker and redoes its chunks; the worker gives up', async () => {
-    const configPath = writeJson(path.join(tmp.dir, 'long.json'), { ...loadJobConfig(housingConfigPath), epochs: 60 });
+    // 195 steps: under way when the link is cut, and far from done when the coordinator drops the
+    // silent worker (until then each step waits at least the 250 ms straggler threshold).
+    const configPath = writeJson(path.join(tmp.dir, 'long.json'), { ...loadJobConfig(housingConfigPath), epochs: 15 });
     const referenceOut = path.join(tmp.dir, 'reference');
     const reference = await runCli(['train', configPath, '--workers', '1', '--out', referenceOut]);
     expect(reference.code, reference.stderr).toBe(0);
@@ -142,12 +144,13 @@ describe.skipIf(!available)('coordinator and workers on different hosts (network
     );
     const done = await coordinator;
     await partitioned;
+    // The cut-off worker notices too: its coordinator went silent, so it gives up instead of waiting
+    // for ever. Awaited before the link comes back up, so silence is all it can have heard.
+    const cutOff = await remote!;
     ip('-n', workerNs, 'link', 'set', `vw${id}`, 'up');
     expect(done.code, done.output).toBe(0);
     expect(done.output).toMatch(/worker silent; presumed gone/);
     expect(weightBytes(out).equals(weightBytes(referenceOut))).toBe(true);
-    // The cut-off worker notices too: its coordinator went silent, so it gives up instead of waiting for ever.
-    const cutOff = await remote!;
     expect(cutOff.code).toBe(1);
     expect(cutOff.output.trim().split('\n').at(-1)).toMatch(/has been silent for 2 s \(heartbeat\); presumed gone \[E_CONNECT\]$/);
   });

@@ -79,22 +79,22 @@ describe('operating a run (issue 12)', () => {
     expect(jsonLines(coordinator.stdout())).toHaveLength(1);
   });
 
-  it('worker --help names the environment variable of each option', async () => {
+  // The next four are one or two short processes each, with nothing left running: they run side by side.
+  it.concurrent('worker --help names the environment variable of each option', async () => {
     const help = await runCli(['worker', '--help']);
     expect(help.code).toBe(0);
     for (const name of ['ADAMANT_CONNECT', 'ADAMANT_TOKEN', 'ADAMANT_TOKEN_FILE', 'ADAMANT_BACKEND', 'ADAMANT_LOG_LEVEL', 'ADAMANT_LOG_JSON']) expect(help.stdout).toContain(`env: ${name})`);
   });
 
-  it('a port in use is E_ADDRINUSE with a hint, as text and as JSON', async () => {
+  it.concurrent('a port in use is E_ADDRINUSE with a hint, as text and as JSON', async () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as net.AddressInfo).port;
     try {
       const args = ['coordinator', config, '--host', '127.0.0.1', '--port', String(port), '--token', 't', '--out', path.join(tmp.dir, 'inuse')];
-      const text = await runCli(args);
+      const [text, json] = await Promise.all([runCli(args), runCli([...args, '--log-json'])]);
       expect(text.code).toBe(1);
       expect(text.stderr.trim().split('\n').at(-1)).toBe(`adamant: port ${port} is in use on 127.0.0.1; pick another --port (0 picks a free one) or stop the other process [E_ADDRINUSE]`);
-      const json = await runCli([...args, '--log-json']);
       expect(json.code).toBe(1);
       expect(jsonLines(json.stderr).at(-1)).toMatchObject({ level: 50, role: 'coordinator', code: 'E_ADDRINUSE', fatal: true });
     } finally {
@@ -102,7 +102,7 @@ describe('operating a run (issue 12)', () => {
     }
   });
 
-  it('an --out that cannot be written is E_ACCESS before any training', async () => {
+  it.concurrent('an --out that cannot be written is E_ACCESS before any training', async () => {
     const file = path.join(tmp.dir, 'a-file');
     writeFileSync(file, '');
     const run = await runCli(['train', config, '--workers', '1', '--out', path.join(file, 'run')]);
@@ -110,7 +110,7 @@ describe('operating a run (issue 12)', () => {
     expect(run.stderr).toMatch(/adamant: --out \S+a-file\/run: cannot write there \(a file is in the way\); .* \[E_ACCESS\]\n$/);
   });
 
-  it('--epochs 0 --json reports no workers, since none was started', async () => {
+  it.concurrent('--epochs 0 --json reports no workers, since none was started', async () => {
     const run = await runCli(['train', config, '--epochs', '0', '--json', '--out', path.join(tmp.dir, 'zero')]);
     expect(run.code, run.stderr).toBe(0);
     expect(jsonResult(run)).toMatchObject({ epochs: 0, steps: 0, workers: 0 });

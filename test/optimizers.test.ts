@@ -27,7 +27,8 @@ const variants: Record<string, unknown> = {
   },
 };
 const names = Object.keys(variants);
-const workerCounts = [1, 2, 3];
+// 3 workers split each batch's 4 chunks unevenly ([0] [1] [2, 3]); 2 would add nothing that 1 and 3 do not show.
+const workerCounts = [1, 3];
 
 /** Runs `tasks` with at most `limit` of them at a time (the runs are separate processes). */
 async function inBatches<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
@@ -50,7 +51,7 @@ describe('optimizers, schedules and clipping', () => {
   afterEach(() => clis.killAll());
   afterAll(() => tmp.cleanup());
 
-  it.each(names.map((name, i) => [name, i] as const))('%s: 1, 2 and 3 workers give byte-identical weights', (_, i) => {
+  it.each(names.map((name, i) => [name, i] as const))('%s: 1 and 3 workers give byte-identical weights', (_, i) => {
     const one = weightBytes(out(i, 1));
     for (const workers of workerCounts.slice(1)) expect(weightBytes(out(i, workers)).equals(one), `${workers} workers`).toBe(true);
     // Not a vacuous comparison: each optimizer block gives weights of its own.

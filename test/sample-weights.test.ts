@@ -114,22 +114,21 @@ beforeAll(async () => {
   tf.enableProdMode();
   await tf.setBackend('cpu');
   writeTable();
-  for (const kind of ['binary', 'classes'] as const) {
-    const init = await runCli(['train', job(`init-${kind}`, kind), '--epochs', '0', '--out', file(`init-${kind}`)]);
-    expect(init.code, init.stderr).toBe(0);
-  }
+  // Each saves the seed's weights in one process, without workers: the two run side by side.
+  const inits = await Promise.all((['binary', 'classes'] as const).map((kind) => runCli(['train', job(`init-${kind}`, kind), '--epochs', '0', '--out', file(`init-${kind}`)])));
+  for (const init of inits) expect(init.code, init.stderr).toBe(0);
 }, 120_000);
 
 describe('classWeight', () => {
   const weighted = () => job('weighted', 'binary', { classWeight: CLASS_WEIGHT });
 
-  it('1, 2 and 3 workers give byte-identical weights', async () => {
+  it('1 and 3 workers give byte-identical weights', async () => {
+    // 3 workers split a batch's 4 chunks unevenly ([0] [1] [2, 3]); the other tests add runs on 2.
     const results = [];
-    for (const workers of [1, 2, 3]) results.push(await train(weighted(), `cw-${workers}`, ['--workers', String(workers), '--init', file('init-binary')]));
+    for (const workers of [1, 3]) results.push(await train(weighted(), `cw-${workers}`, ['--workers', String(workers), '--init', file('init-binary')]));
     const one = weightBytes(file('cw-1'));
-    expect(weightBytes(file('cw-2')).equals(one)).toBe(true);
     expect(weightBytes(file('cw-3')).equals(one)).toBe(true);
-    expect(results.map((r) => r.loss)).toEqual([results[0]!.loss, results[0]!.loss, results[0]!.loss]);
+    expect(results.map((r) => r.loss)).toEqual([results[0]!.loss, results[0]!.loss]);
     // The weights did something: an unweighted run from the same start ends elsewhere.
     await train(job('plain', 'binary'), 'plain', ['--workers', '2', '--init', file('init-binary')]);
     expect(weightBytes(file('plain')).equals(one)).toBe(false);
@@ -137,7 +136,7 @@ describe('classWeight', () => {
 
   it('a binary sigmoid job equals tfjs model.fit({classWeight}) to 1e-4', async () => {
     const expected = await fitWithClassWeight(weighted(), file('init-binary'), { 0: 0.5, 1: 3 });
-    expect(worstDifference(await savedWeights(file('cw-2')), expected)).toBeLessThanOrEqual(1e-4);
+    expect(worstDifference(await savedWeights(file('cw-3')), expected)).toBeLessThanOrEqual(1e-4);
     // The comparison can fail: the unweighted run is farther from it than the tolerance.
     expect(worstDifference(await savedWeights(file('plain')), expected)).toBeGreaterThan(1e-3);
   }, 60_000);
@@ -183,7 +182,7 @@ describe('weights on the fused path (a text job)', () => {
     const config = textJob('text-weighted', { classWeight: 'balanced' }, { sampleWeight: 'w' });
     for (const workers of [1, 3]) await train(config, `text-${workers}`, ['--workers', String(workers)]);
     expect(weightBytes(file('text-3')).equals(weightBytes(file('text-1')))).toBe(true);
-    await train(textJob('text-plain', {}, {}), 'text-plain', ['--workers', '2']);
+    await train(textJob('text-plain', {}, {}), 'text-plain', ['--workers', '1']);
     expect(weightBytes(file('text-plain')).equals(weightBytes(file('text-1')))).toBe(false);
   }, 180_000);
 });
@@ -195,7 +194,7 @@ describe('data.sampleWeight', () => {
   }, 120_000);
 
   it('a column of ones gives the bytes of a run without weights', async () => {
-    const result = await train(job('ones', 'binary', {}, { sampleWeight: 'one' }), 'ones', ['--workers', '3', '--init', file('init-binary')]);
+    const result = await train(job('ones', 'binary', {}, { sampleWeight: 'one' }), 'ones', ['--workers', '1', '--init', file('init-binary')]);
     expect(weightBytes(file('ones')).equals(weightBytes(file('plain')))).toBe(true);
     expect(result.valLoss).toBeGreaterThan(0);
   }, 120_000);
@@ -212,9 +211,8 @@ describe('data.sampleWeight', () => {
       expect(run.code, run.stderr).toBe(0);
       return jsonResult(run) as { loss: number; metrics: Record<string, number> };
     };
-    const ones = await evaluate(withWeights(() => '1'));
-    const twos = await evaluate(withWeights(() => '2'));
-    const mixed = await evaluate(withWeights((i) => (i % 2 === 0 ? '0' : '1.5')));
+    // Three single-process evaluations, side by side.
+    const [ones, twos, mixed] = await Promise.all([evaluate(withWeights(() => '1')), evaluate(withWeights(() => '2')), evaluate(withWeights((i) => (i % 2 === 0 ? '0' : '1.5')))]);
     // Doubling every weight doubles every term: exactly, in binary floating point.
     expect(twos.loss).toBe(2 * ones.loss);
     expect(twos.metrics).toEqual(ones.metrics);
@@ -232,7 +230,7 @@ describe('validationData', () => {
     const split = await train(job('split', 'classes'), 'split', ['--workers', '2', '--init', file('init-classes')]);
     // A relative path: resolved against the config file's folder.
     const separate = job('separate', 'classes', { validationSplit: 0, validationData: { path: 'valid-part.csv' } }, { path: file('train-part.csv') });
-    const held = await train(separate, 'separate', ['--workers', '3', '--init', file('init-classes')]);
+    const held = await train(separate, 'separate', ['--workers', '1', '--init', file('init-classes')]);
     expect(held.samples).toBe(split.samples);
     expect(held.valLoss).toBe(split.valLoss);
     expect(held.valMetrics).toEqual(split.valMetrics);

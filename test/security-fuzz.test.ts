@@ -2,9 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCodec, floatBytes, mulberry32, PROTOCOL_VERSION, type WorkerMessage } from '@adamant/core';
-import { housingJob, runCli, spawnCli, startCli, tempDir } from './support/cli.js';
+import { housingJob, spawnCli, startCli, tempDir } from './support/cli.js';
 import { rawPeer } from './support/rawPeer.js';
 import { weightBytes } from './support/reference.js';
+import { sharedRun } from './support/sharedRuns.js';
 
 /**
  * Anything a peer sends can cost at most that peer's connection: at least 10,000 random and
@@ -15,14 +16,13 @@ import { weightBytes } from './support/reference.js';
 describe('a coordinator under a frame fuzzer', () => {
   const tmp = tempDir();
   let configPath: string;
-  const baseline = path.join(tmp.dir, 'baseline');
+  let baseline: string;
   const token = 'fuzz-token-0123456789';
   const codec = createCodec();
 
   beforeAll(async () => {
     configPath = housingJob(tmp.dir, { epochs: 3 });
-    const run = await runCli(['train', configPath, '--workers', '1', '--out', baseline]);
-    expect(run.code, run.stderr).toBe(0);
+    baseline = await sharedRun(configPath, ['--workers', '1']);
     writeFileSync(path.join(tmp.dir, 'token'), `${token}\n`, { mode: 0o600 });
   });
   afterAll(() => tmp.cleanup());

@@ -10,6 +10,7 @@ import { recordingProxy } from './support/capture.js';
 import { housingJob, runCli, spawnCli, startCli, tempDir } from './support/cli.js';
 import { helloMessage, rawPeer } from './support/rawPeer.js';
 import { weightBytes } from './support/reference.js';
+import { sharedRun } from './support/sharedRuns.js';
 
 /**
  * Issue 9, the network side: whatever a peer sends costs at most its own connection. Each test
@@ -20,7 +21,7 @@ import { weightBytes } from './support/reference.js';
 const tmp = tempDir('adamant-security-');
 const token = randomBytes(24).toString('base64url');
 const tokenFile = path.join(tmp.dir, 'token');
-const baselineDir = path.join(tmp.dir, 'baseline');
+let baselineDir: string;
 let configPath: string;
 const stop: (() => void)[] = [];
 
@@ -28,8 +29,7 @@ beforeAll(async () => {
   writeFileSync(tokenFile, `${token}\n`);
   chmodSync(tokenFile, 0o600);
   configPath = housingJob(tmp.dir, { epochs: 2 });
-  const baseline = await runCli(['train', configPath, '--workers', '1', '--out', baselineDir]);
-  expect(baseline.code, baseline.stderr).toBe(0);
+  baselineDir = await sharedRun(configPath, ['--workers', '1']);
 });
 afterEach(() => {
   for (const f of stop.splice(0)) f();
@@ -151,24 +151,30 @@ describe('authentication', () => {
 
   it('a coordinator on a non-loopback address refuses to start without a token unless --insecure', async () => {
     const env = { ADAMANT_TOKEN: '' };
-    const refused = await runCli(['coordinator', configPath, '--port', '0', '--host', '0.0.0.0'], { env });
+    // Two processes of their own, side by side.
+    const [refused, insecure] = await Promise.all([
+      runCli(['coordinator', configPath, '--port', '0', '--host', '0.0.0.0'], { env }),
+      startCli(['coordinator', configPath, '--port', '0', '--host', '0.0.0.0', '--insecure'], /listening on 0\.0\.0\.0:(\d+).*\n\s+ADAMANT_TOKEN=[0-9a-f]{32} adamant worker/, env),
+    ]);
+    insecure.child.kill('SIGKILL');
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^adamant: refusing to listen on 0\.0\.0\.0 without a token: .*--token-file.*--insecure.* \[E_CONFIG\]$/)]);
-    const insecure = await startCli(['coordinator', configPath, '--port', '0', '--host', '0.0.0.0', '--insecure'], /listening on 0\.0\.0\.0:(\d+).*\n\s+ADAMANT_TOKEN=[0-9a-f]{32} adamant worker/, env);
-    insecure.child.kill('SIGKILL');
   });
 
   it('a token file: empty is refused naming it, readable by others is used with a warning, and the token is not printed', async () => {
     const empty = path.join(tmp.dir, 'empty-token');
     writeFileSync(empty, '\n');
-    const refused = await runCli(['coordinator', configPath, '--port', '0', '--host', '127.0.0.1', '--token-file', empty]);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr.trim()).toBe(`adamant: --token-file ${empty}: the file is empty; put the shared token in it [E_CONFIG]`);
     const open = path.join(tmp.dir, 'open-token');
     writeFileSync(open, 'open-secret\n');
     chmodSync(open, 0o644);
-    const started = await startCli(['coordinator', configPath, '--port', '0', '--host', '127.0.0.1', '--token-file', open], /listening on 127\.0\.0\.1:(\d+)[^\n]*\n[^\n]*\n/);
+    // Two processes of their own, side by side.
+    const [refused, started] = await Promise.all([
+      runCli(['coordinator', configPath, '--port', '0', '--host', '127.0.0.1', '--token-file', empty]),
+      startCli(['coordinator', configPath, '--port', '0', '--host', '127.0.0.1', '--token-file', open], /listening on 127\.0\.0\.1:(\d+)[^\n]*\n[^\n]*\n/),
+    ]);
     stop.push(() => started.child.kill('SIGKILL'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(`adamant: --token-file ${empty}: the file is empty; put the shared token in it [E_CONFIG]`);
     expect(started.output()).toMatch(new RegExp(`WARN\\s+--token-file ${open} can be read by other users \\(mode 644\\); chmod 600 it`));
     expect(started.output()).toMatch(new RegExp(`adamant worker --connect ws://127\\.0\\.0\\.1:\\d+ --token-file ${open}`));
     expect(started.output()).not.toContain('open-secret');

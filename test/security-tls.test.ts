@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCertificates, type TestCertificates } from './support/certificates.js';
 import { type CliResult, housingJob, runCli, startCli, tempDir, waitFor } from './support/cli.js';
 import { weightBytes } from './support/reference.js';
+import { sharedRun } from './support/sharedRuns.js';
 
 /**
  * Issue 9, item 3: `adamant coordinator --tls-cert --tls-key` serves wss://, and a worker trusts
@@ -18,14 +19,13 @@ describe('TLS between the coordinator and its workers (issue 9)', () => {
   const tmp = tempDir();
   let configPath: string;
   let certs: TestCertificates;
-  const baselineDir = path.join(tmp.dir, 'baseline');
+  let baselineDir: string;
   let stop: (() => void)[] = [];
 
   beforeAll(async () => {
     certs = makeTestCertificates(tmp.dir);
     configPath = housingJob(tmp.dir, { epochs: 2 });
-    const baseline = await runCli(['train', configPath, '--workers', '1', '--out', baselineDir]);
-    expect(baseline.code, baseline.stderr).toBe(0);
+    baselineDir = await sharedRun(configPath, ['--workers', '1']);
   });
   afterEach(() => {
     for (const f of stop) f();
@@ -119,21 +119,24 @@ describe('TLS between the coordinator and its workers (issue 9)', () => {
   });
 
   it('refuses half or unreadable TLS settings, and TLS options on a ws:// URL', async () => {
-    const half = await runCli(['coordinator', configPath, '--port', '0', '--tls-cert', certs.signedCert]);
+    const missing = path.join(tmp.dir, 'missing.pem');
+    // Five short processes that exit before listening or connecting: they run side by side.
+    const [half, unreadable, mismatched, onWs, badPin] = await Promise.all([
+      runCli(['coordinator', configPath, '--port', '0', '--tls-cert', certs.signedCert]),
+      runCli(['coordinator', configPath, '--port', '0', '--tls-cert', missing, '--tls-key', certs.signedKey]),
+      runCli(['coordinator', configPath, '--port', '0', '--tls-cert', certs.signedCert, '--tls-key', certs.selfSignedKey]),
+      runCli(['worker', '--connect', 'ws://127.0.0.1:9', '--tls-ca', certs.ca]),
+      runCli(['worker', '--connect', 'wss://127.0.0.1:9', '--tls-fingerprint', 'sha1:AB:CD']),
+    ]);
     expect(half.code).toBe(1);
     expect(lastLine(half)).toBe('adamant: --tls-cert needs --tls-key: the private key of that certificate [E_CONFIG]');
-    const missing = path.join(tmp.dir, 'missing.pem');
-    const unreadable = await runCli(['coordinator', configPath, '--port', '0', '--tls-cert', missing, '--tls-key', certs.signedKey]);
     expect(unreadable.code).toBe(1);
     expect(lastLine(unreadable)).toBe(`adamant: --tls-cert ${missing}: cannot read it (ENOENT) [E_CONFIG]`);
-    const mismatched = await runCli(['coordinator', configPath, '--port', '0', '--tls-cert', certs.signedCert, '--tls-key', certs.selfSignedKey]);
     expect(mismatched.code).toBe(1);
     expect(lastLine(mismatched)).toMatch(/^adamant: --tls-cert .* with --tls-key .*: .*\[E_CONFIG\]$/);
 
-    const onWs = await runCli(['worker', '--connect', 'ws://127.0.0.1:9', '--tls-ca', certs.ca]);
     expect(onWs.code).toBe(2);
     expect(onWs.stderr).toMatch(/--tls-ca and --tls-fingerprint need a wss:\/\/ coordinator URL/);
-    const badPin = await runCli(['worker', '--connect', 'wss://127.0.0.1:9', '--tls-fingerprint', 'sha1:AB:CD']);
     expect(badPin.code).toBe(2);
     expect(badPin.stderr).toMatch(/is not a SHA-256 fingerprint/);
   });

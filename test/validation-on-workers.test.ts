@@ -8,7 +8,8 @@ import { weightBytes } from './support/reference.js';
 
 /**
  * Validation runs on the workers, as forward-only chunks of the validation rows summed in chunk
- * order (issue 10): its figures are byte-identical for any number of workers, survive a worker
+ * order (issue 10): its figures are byte-identical for any number of workers (1 and 3, which
+ * split the 4 validation chunks unevenly; 2 in the runs that lose a worker), survive a worker
  * killed mid-validation and a stop mid-validation, and are the figures tfjs computes on the saved
  * model, to float rounding.
  */
@@ -57,19 +58,17 @@ describe('validation of a dense model (autodiff on the workers)', () => {
   beforeAll(async () => {
     // Half the rows held out: 4 validation chunks of 4 x 16 rows, so two workers share them.
     configPath = housingJob(tmp.dir, { epochs: 2, batchSize: 64, validationSplit: 0.5 }, 'housing.json');
-    for (const workers of [1, 2, 3]) {
+    for (const workers of [1, 3]) {
       const run = await runCli(['train', configPath, '--workers', String(workers), '--out', out(`housing-${workers}`)]);
       expect(run.code, run.stderr).toBe(0);
     }
   });
 
-  it('1, 2 and 3 workers give byte-identical validation figures every epoch, and byte-identical weights', () => {
+  it('1 and 3 workers give byte-identical validation figures every epoch, and byte-identical weights', () => {
     const one = validationHistory(out('housing-1'));
     expect(JSON.parse(one)).toHaveLength(2);
-    for (const workers of [2, 3]) {
-      expect(validationHistory(out(`housing-${workers}`))).toBe(one);
-      expect(weightBytes(out(`housing-${workers}`)).equals(weightBytes(out('housing-1')))).toBe(true);
-    }
+    expect(validationHistory(out('housing-3'))).toBe(one);
+    expect(weightBytes(out('housing-3')).equals(weightBytes(out('housing-1')))).toBe(true);
   });
 
   it('equals tfjs predict on the saved model to float rounding (the coordinator-side computation it replaces)', async () => {
@@ -87,7 +86,7 @@ describe('validation of a dense model (autodiff on the workers)', () => {
     await waitFor(() => {
       victim = Number(/validation chunks sent worker=\S+:(\d+) /.exec(run.output())?.[1] ?? 0);
       return victim > 0;
-    }, 'the first validation chunks');
+    }, 'the first validation chunks', 60_000);
     process.kill(victim, 'SIGKILL');
     const { code } = await run.exit;
     expect(code, run.output()).toBe(0);
@@ -101,7 +100,7 @@ describe('validation of a dense model (autodiff on the workers)', () => {
 
   it('a stop during validation checkpoints the epoch\'s end; the resume validates the same weights again, to the same bytes', async () => {
     const run = clis.start(['train', configPath, '--workers', '1', '--log-level', 'debug', '--out', out('housing-stopped')], { ADAMANT_SLOW_CHUNK_MS: '300' });
-    await waitFor(() => /validation chunks sent/.test(run.output()), 'validation to start');
+    await waitFor(() => /validation chunks sent/.test(run.output()), 'validation to start', 60_000);
     run.child.kill('SIGINT');
     const { code } = await run.exit;
     expect(code, run.output()).toBe(130);
@@ -144,7 +143,7 @@ describe('validation of a text model with dropout (the fused path on the workers
       validationSplit: 0.3,
       data: { type: 'text', path: 'texts.jsonl', tokenizer: { numWords: 20 }, maxLength: 10 },
     });
-    for (const workers of [1, 2, 3]) {
+    for (const workers of [1, 3]) {
       const run = await runCli(['train', configPath, '--workers', String(workers), '--log-level', 'debug', '--out', out(`text-${workers}`)]);
       expect(run.code, run.stderr).toBe(0);
       // 60 validation rows in chunks of 16: the workers shared 4 forward-only chunks.
@@ -152,13 +151,11 @@ describe('validation of a text model with dropout (the fused path on the workers
     }
   });
 
-  it('1, 2 and 3 workers give byte-identical validation figures every epoch, and byte-identical weights', () => {
+  it('1 and 3 workers give byte-identical validation figures every epoch, and byte-identical weights', () => {
     const one = validationHistory(out('text-1'));
     expect(JSON.parse(one)).toHaveLength(2);
-    for (const workers of [2, 3]) {
-      expect(validationHistory(out(`text-${workers}`))).toBe(one);
-      expect(weightBytes(out(`text-${workers}`)).equals(weightBytes(out('text-1')))).toBe(true);
-    }
+    expect(validationHistory(out('text-3'))).toBe(one);
+    expect(weightBytes(out('text-3')).equals(weightBytes(out('text-1')))).toBe(true);
   });
 
   it('equals tfjs predict (inference: no dropout) on the saved model to float rounding', async () => {

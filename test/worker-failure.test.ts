@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { housingJob, runCli, startCli, tempDir } from './support/cli.js';
+import { housingJob, startCli, tempDir } from './support/cli.js';
 import { rawPeer } from './support/rawPeer.js';
 import { weightBytes } from './support/reference.js';
+import { sharedRun } from './support/sharedRuns.js';
 
 /**
  * No sample is lost or counted twice when a worker dies mid-step: its chunks go to the others,
@@ -12,13 +13,12 @@ import { weightBytes } from './support/reference.js';
 describe('a worker that dies in the middle of a step', () => {
   const tmp = tempDir();
   let configPath: string;
-  const baselineDir = path.join(tmp.dir, 'baseline');
+  let baselineDir: string;
   let stop: (() => void)[] = [];
 
   beforeAll(async () => {
     configPath = housingJob(tmp.dir, { epochs: 3 });
-    const baseline = await runCli(['train', configPath, '--workers', '1', '--out', baselineDir]);
-    expect(baseline.code, baseline.stderr).toBe(0);
+    baselineDir = await sharedRun(configPath, ['--workers', '1']);
   });
   afterEach(() => {
     for (const f of stop) f();
@@ -75,7 +75,7 @@ describe('a worker that dies in the middle of a step', () => {
     victim.child.kill('SIGSTOP');
     const sentToVictim = new RegExp(`chunks sent worker=\\S+:${pid} \\(.*step=(\\d+) chunks=`, 'g');
     const lastStepSent = () => [...coordinator.output().matchAll(sentToVictim)].at(-1)?.[1];
-    const finished = (step: string) => new RegExp(`step done step=${step} `).test(coordinator.output());
+    const finished = (step: string) => new RegExp(`step timeline step=${step} `).test(coordinator.output());
     await expect
       .poll(
         async () => {

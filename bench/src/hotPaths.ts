@@ -1,65 +1,144 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { Adam, createCodec, floatBytes, mulberry32, readFloats } from '@adamant/core';
+import { Adam, mulberry32 } from '@adamant/core';
 import { GradientReducer } from '@adamant/coordinator';
-import { heading, nsPerCall, row } from './measure.js';
+import { progress, sideBySide } from './measure.js';
+import type { BenchRow } from './results.js';
+import { referenceParamCount } from './textModels.js';
 
+const SECTION = 'hot';
 const adamDefaults = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, epsilonInsideSqrt: false, lazyEmbedding: false };
 
 function randomFloats(n: number, seed: number): Float32Array {
   const random = mulberry32(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = random() - 0.5;
+  for (let i = 0; i < n; i++) out[i] = (random() - 0.5) * 1e-2;
   return out;
 }
 
-/** The parameter server's per-step work, against what tfjs would do in its place. */
-export async function benchHotPaths(size = 1_000_000): Promise<void> {
-  heading(`Hot paths of the parameter server (${(size / 1e6).toFixed(1)} M parameters)`);
-  const params = randomFloats(size, 1);
-  const grads = randomFloats(size, 2);
-
-  const adam = new Adam(size, adamDefaults);
-  const flatNs = (await nsPerCall(() => adam.apply(params, grads))) / size;
-  row('Adam, flat Float32Array loop (tfjs-exact)', `${flatNs.toFixed(2)} ns/param`);
-  const inside = new Adam(size, { ...adamDefaults, epsilonInsideSqrt: true });
-  row('Adam, flat loop, epsilon inside sqrt', `${((await nsPerCall(() => inside.apply(params, grads))) / size).toFixed(2)} ns/param`);
-
-  for (const backend of ['wasm', 'cpu'] as const) {
-    await tf.setBackend(backend);
-    const variable = tf.variable(tf.tensor1d(params));
-    const gradient = tf.tensor1d(grads);
-    const optimizer = tf.train.adam();
-    const tfNs = (await nsPerCall(() => {
-      optimizer.applyGradients([{ name: variable.name, tensor: gradient }]);
-      variable.dataSync();
-    }, { rounds: 3, minMs: 300 })) / size;
-    row(`tf.train.adam on ${backend} (+ read back)`, `${tfNs.toFixed(2)} ns/param`, `tfjs / flat loop = ${(tfNs / flatNs).toFixed(2)}`);
-    optimizer.dispose();
-    variable.dispose();
-    gradient.dispose();
+/**
+ * Textbook Adam (Kingma & Ba, algorithm 1) in one loop over Float32Arrays, in double precision
+ * between loads and stores: what the exact, tfjs-rounded loop is measured against.
+ */
+function textbookAdam(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, t: number): void {
+  const { learningRate, beta1, beta2, epsilon } = adamDefaults;
+  const correction1 = 1 - beta1 ** t;
+  const correction2 = 1 - beta2 ** t;
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i]!;
+    const mi = beta1 * m[i]! + (1 - beta1) * gi;
+    const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = w[i]! - (learningRate * (mi / correction1)) / (Math.sqrt(vi / correction2) + epsilon);
   }
+}
 
+/** A pass moving Adam's bytes with no arithmetic to speak of: read g, m, v, w; write m, v, w (28 bytes per parameter). */
+function memoryFloor(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array): void {
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i]!;
+    m[i] = m[i]! + gi;
+    v[i] = v[i]! + gi;
+    w[i] = w[i]! + gi;
+  }
+}
+
+/** The parameter server's exact Adam against a textbook loop, the memory-traffic floor and tf.train.adam on wasm. */
+async function adamRows(size: number): Promise<BenchRow[]> {
+  const grads = randomFloats(size, 2);
+  const exactParams = randomFloats(size, 1);
+  const exact = new Adam(size, adamDefaults);
+  const [w, m, v] = [randomFloats(size, 1), new Float32Array(size), new Float32Array(size)];
+  const [floorW, floorM, floorV] = [randomFloats(size, 1), new Float32Array(size), new Float32Array(size)];
+  let t = 0;
+  await tf.setBackend('wasm');
+  const variable = tf.variable(tf.tensor1d(exactParams));
+  const gradient = tf.tensor1d(grads);
+  const tfAdam = tf.train.adam(adamDefaults.learningRate, adamDefaults.beta1, adamDefaults.beta2, adamDefaults.epsilon);
+  progress(`Adam over ${size} parameters`);
+  const timing = await sideBySide(
+    {
+      exact: () => exact.apply(exactParams, grads),
+      textbook: () => textbookAdam(w, grads, m, v, ++t),
+      floor: () => memoryFloor(floorW, grads, floorM, floorV),
+      tfjs: () => {
+        tfAdam.applyGradients([{ name: variable.name, tensor: gradient }]);
+        variable.dataSync();
+      },
+    },
+    { rounds: 7, minMs: 200 },
+  );
+  tfAdam.dispose();
+  variable.dispose();
+  gradient.dispose();
+  const perParam = (ns: number) => ns / size;
+  const exactSide = { label: 'exact Adam (core/optim/adam.ts, tfjs-rounded)', value: perParam(timing.ns.exact), unit: 'ns/param' };
+  const sizes = `${size.toLocaleString('en-US')} float32 parameters (the reference model)`;
+  return [
+    {
+      section: SECTION,
+      name: "server's exact Adam vs a textbook fused loop",
+      sizes,
+      a: exactSide,
+      b: { label: 'textbook Adam, one loop', value: perParam(timing.ns.textbook), unit: 'ns/param' },
+      ratio: timing.ratio('textbook', 'exact'),
+      note: 'the price of rounding like tf.train.adam',
+    },
+    {
+      section: SECTION,
+      name: "server's exact Adam vs the memory-traffic floor",
+      sizes,
+      a: exactSide,
+      b: { label: 'one pass reading g, m, v, w and writing m, v, w', value: perParam(timing.ns.floor), unit: 'ns/param' },
+      ratio: timing.ratio('floor', 'exact'),
+      note: '28 bytes per parameter',
+    },
+    {
+      section: SECTION,
+      name: "server's exact Adam vs tf.train.adam on wasm",
+      sizes,
+      a: exactSide,
+      b: { label: 'tf.train.adam, wasm, + read back', value: perParam(timing.ns.tfjs), unit: 'ns/param' },
+      ratio: timing.ratio('tfjs', 'exact'),
+    },
+  ];
+}
+
+/** The reducer's chunk-ordered sum and mean against one plain pass summing the same chunks. */
+async function reduceRow(size: number): Promise<BenchRow> {
   const chunks = 4;
   const chunkGrads = Array.from({ length: chunks }, (_, i) => randomFloats(size, 10 + i));
   const reducer = new GradientReducer(size);
-  const reduceNs = (await nsPerCall(() => {
-    reducer.begin(chunks, 32);
-    for (let i = chunks - 1; i >= 0; i--) reducer.add(i, { dense: chunkGrads[i]! });
-    reducer.mean();
-  })) / size;
-  row(`chunk-ordered reduce of ${chunks} chunks + mean (reverse arrival)`, `${reduceNs.toFixed(2)} ns/param`);
+  const sum = new Float32Array(size);
+  progress(`reduce of ${chunks} chunks`);
+  const timing = await sideBySide(
+    {
+      reducer: () => {
+        reducer.begin(chunks, 64);
+        // Reverse arrival: every chunk but the first waits for those before it.
+        for (let i = chunks - 1; i >= 0; i--) reducer.add(i, { dense: chunkGrads[i]! });
+        reducer.mean();
+      },
+      plain: () => {
+        const [c0, c1, c2, c3] = chunkGrads as [Float32Array, Float32Array, Float32Array, Float32Array];
+        for (let i = 0; i < size; i++) sum[i] = (c0[i]! + c1[i]! + c2[i]! + c3[i]!) / 64;
+      },
+    },
+    { rounds: 7, minMs: 200 },
+  );
+  return {
+    section: SECTION,
+    name: 'chunk-ordered reduce + mean vs one plain summing pass',
+    sizes: `${chunks} dense chunks of ${size.toLocaleString('en-US')} float32, arriving last first`,
+    a: { label: 'GradientReducer', value: timing.ns.reducer / size, unit: 'ns/param' },
+    b: { label: 'one loop over the 4 arrays', value: timing.ns.plain / size, unit: 'ns/param' },
+    ratio: timing.ratio('plain', 'reducer'),
+  };
+}
 
-  const codec = createCodec();
-  const message = { type: 'chunk' as const, step: 1, index: 0, samples: 8, lossSum: 1, metricSums: [], grads: floatBytes(grads) };
-  const encodeNs = await nsPerCall(() => codec.encode(message));
-  const frame = codec.encode(message);
-  const decodeNs = await nsPerCall(() => {
-    const decoded = codec.decodeWorkerMessage(frame, 'bench');
-    if (decoded.type === 'chunk' && decoded.grads) readFloats(decoded.grads, size, 'grads', 'bench');
-  });
-  // bytes per nanosecond = GB/s
-  const bytes = size * 4;
-  row(`encode a ${(bytes / 1e6).toFixed(0)} MB gradient frame (msgpackr)`, `${(bytes / encodeNs).toFixed(2)} GB/s`, `${(encodeNs / 1e6).toFixed(2)} ms`);
-  row('decode + validate + float view of that frame', `${(bytes / decodeNs).toFixed(2)} GB/s`, `${(decodeNs / 1e6).toFixed(3)} ms`);
+/** The parameter server's per-step work, each against its baseline. */
+export async function benchHotPaths(): Promise<BenchRow[]> {
+  const size = referenceParamCount();
+  return [...(await adamRows(size)), await reduceRow(size)];
 }

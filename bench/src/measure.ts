@@ -12,18 +12,10 @@ async function timeRound(fn: () => unknown | Promise<unknown>, minMs: number): P
 }
 
 /** The middle sample, or the mean of the middle two. */
-function median(samples: number[]): number {
+export function median(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-/** Median time per call in nanoseconds, over `rounds` rounds of at least `minMs` each (after one warm-up round). */
-export async function nsPerCall(fn: () => unknown | Promise<unknown>, { rounds = 5, minMs = 200 } = {}): Promise<number> {
-  await timeRound(fn, minMs);
-  const samples: number[] = [];
-  for (let round = 0; round < rounds; round++) samples.push(await timeRound(fn, minMs));
-  return median(samples);
 }
 
 /** What sideBySide measured: each candidate's median time per call, and the ratios of their times round by round. */
@@ -58,10 +50,36 @@ export async function sideBySide<K extends string>(
   };
 }
 
-export function row(name: string, value: string, note = ''): void {
-  process.stdout.write(`  ${name.padEnd(52)} ${value.padStart(14)}  ${note}\n`);
+/** What `alternate` measured: each candidate's median rate, and the median of the per-round ratios. */
+export interface Alternation<K extends string> {
+  /** Median of each candidate's rates (higher is faster), and every round's rate. */
+  median: Record<K, number>;
+  rates: Record<K, number[]>;
+  /** The median over rounds of rate(a) / rate(b) in the same round. */
+  ratio(a: K, b: K): number;
 }
 
-export function heading(title: string): void {
-  process.stdout.write(`\n${title}\n`);
+/**
+ * Runs one-shot measurements (a whole process run that reports its own rate) in alternation,
+ * `rounds` times: a, b, a, b, ... Each call returns a rate (higher is faster). Like sideBySide,
+ * the ratio is the median of per-round ratios, so slow rounds of a loaded machine cancel out.
+ */
+export async function alternate<K extends string>(candidates: Record<K, () => number | Promise<number>>, rounds: number): Promise<Alternation<K>> {
+  const names = Object.keys(candidates) as K[];
+  const rates = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) rates[name].push(await candidates[name]());
+  }
+  return {
+    median: Object.fromEntries(names.map((name) => [name, median(rates[name])])) as Record<K, number>,
+    rates,
+    ratio: (a, b) => median(rates[a].map((rate, round) => rate / rates[b][round]!)),
+  };
+}
+
+const started = performance.now();
+
+/** A progress line on stderr, with the seconds since the run started, so that stdout carries only the table. */
+export function progress(line: string): void {
+  process.stderr.write(`bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s: ${line}\n`);
 }

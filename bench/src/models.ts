@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { buildModel, ParamLayout, useBackend, type LayerSpec, type LossName, type ResolvedBackend } from '@adamant/core';
-import { AutodiffGradients, FusedGradients, INFERENCE_ROWS } from '@adamant/worker';
-import { heading, row, sideBySide } from './measure.js';
-import { batchOf, CHUNK, fmtTokens, fusedTrainer, jobOf, referenceLayers, regularizedLayers, type Shape, specs, tokensPerSecond } from './textModels.js';
+import { buildModel, ParamLayout, useBackend, type LayerSpec, type LossName } from '@adamant/core';
+import { AutodiffGradients, FusedGradients, INFERENCE_ROWS, probeGemmEngines } from '@adamant/worker';
+import { progress, sideBySide } from './measure.js';
+import { type BenchRow, withTarget } from './results.js';
+import { autoEngine, batchOf, CHUNK, fusedTrainer, jobOf, REFERENCE, referenceLayers, regularizedLayers, type Shape, specs, tokensPerSecond } from './textModels.js';
+
+const SECTION = 'models';
 
 /** A GRU text classifier: Embedding(V, 64) -> GRU(64) -> Dense(1, sigmoid). */
 function gruLayers({ vocabulary, length }: Shape): LayerSpec[] {
@@ -27,32 +30,40 @@ function spamGroupsLayers({ vocabulary, length }: Shape): LayerSpec[] {
 }
 
 /** Issue 10's first row: the regularised reference model against the plain one, both fused on wasm, timed in alternation. */
-async function regularizedRow(shape: Shape): Promise<void> {
+async function regularizedRow(shape: Shape): Promise<BenchRow> {
   await tf.setBackend('wasm');
+  progress('models: regularised reference model');
   const plain = fusedTrainer(shape, referenceLayers(shape));
   const regularized = fusedTrainer(shape, regularizedLayers(shape));
   const timing = await sideBySide({ plain: plain.step, regularized: regularized.step }, { rounds: 9, minMs: 700 });
   plain.dispose();
   regularized.dispose();
-  row('reference model, fused, wasm', fmtTokens(tokensPerSecond(shape, timing.ns.plain)));
-  const share = 100 * timing.ratio('plain', 'regularized');
-  row('+ dropout(0.2) + Dense(64, relu), fused', fmtTokens(tokensPerSecond(shape, timing.ns.regularized)), `${share.toFixed(0)}% of the plain model's tokens/s (target: >= 80%)`);
+  return withTarget(
+    {
+      section: SECTION,
+      name: 'reference model + dropout(0.2) + Dense(64, relu) vs the plain one, fused',
+      sizes: `one worker, batch 64 x 100 tokens in chunks of 32, ${autoEngine().name} engine`,
+      a: { label: 'regularised', value: tokensPerSecond(shape, timing.ns.regularized), unit: 'tok/s' },
+      b: { label: 'plain reference model', value: tokensPerSecond(shape, timing.ns.plain), unit: 'tok/s' },
+      ratio: timing.ratio('plain', 'regularized'),
+      note: 'the dropout draws tfjs\'s own masks (seedrandom\'s alea)',
+    },
+    0.8,
+  );
 }
 
 /**
- * One chunk of the GRU model, fused on wasm and cpu against tfjs autodiff on the backend a worker
- * picks for an autodiff embedding (cpu without tfjs-node: wasm has no UnsortedSegmentSum), timed
- * in alternation, each candidate on its own backend.
+ * One chunk of the GRU model, fused on each GEMM engine that loads (wasm backend) against tfjs
+ * autodiff on the backend a worker picks for an autodiff embedding (cpu without tfjs-node: wasm
+ * has no UnsortedSegmentSum), timed in alternation, each candidate on its own backend.
  */
-async function gruRows(shape: Shape): Promise<void> {
+async function gruRows(shape: Shape): Promise<BenchRow[]> {
+  progress('models: GRU, fused against autodiff');
   const layers = gruLayers(shape);
   const chunk: Shape = { ...shape, batch: CHUNK };
-  const onBackend = async (backend: ResolvedBackend) => {
-    await tf.setBackend(backend);
-    return fusedTrainer(chunk, layers);
-  };
-  const fusedWasm = await onBackend('wasm');
-  const fusedCpu = await onBackend('cpu');
+  await tf.setBackend('wasm');
+  const engines = probeGemmEngines().flatMap(({ engine }) => (engine ? [engine] : []));
+  const fused = engines.map((gemm) => fusedTrainer(chunk, layers, { gemm }));
   const autodiffBackend = await useBackend('auto', { needsSegmentSum: true });
   const { job, weights } = jobOf(layers, 'binaryCrossentropy', autodiffBackend, shape.length);
   const autodiff = AutodiffGradients.create(job, autodiffBackend);
@@ -61,45 +72,47 @@ async function gruRows(shape: Shape): Promise<void> {
   // Warm-ups of one step, and of one sample for autodiff: an autodiff chunk takes seconds here
   // (cpu's embedding gradient grows with vocabulary x tokens), so it is timed twice only.
   autodiff.compute(x.subarray(0, shape.length), y.subarray(0, 1), 1, 1);
-  for (const [backend, trainer] of [['wasm', fusedWasm], ['cpu', fusedCpu]] as const) {
-    await tf.setBackend(backend);
-    trainer.step();
-  }
-  const timing = await sideBySide(
-    {
-      autodiff: async () => {
-        await tf.setBackend(autodiffBackend);
-        autodiff.compute(x, y, CHUNK, 1);
-      },
-      wasm: async () => {
-        await tf.setBackend('wasm');
-        fusedWasm.step();
-      },
-      cpu: async () => {
-        await tf.setBackend('cpu');
-        fusedCpu.step();
-      },
+  await tf.setBackend('wasm');
+  for (const trainer of fused) trainer.step();
+  const candidates: Record<string, () => Promise<void>> = {
+    autodiff: async () => {
+      await tf.setBackend(autodiffBackend);
+      autodiff.compute(x, y, CHUNK, 1);
     },
-    { rounds: 2, minMs: 300, warmUp: false },
-  );
+  };
+  engines.forEach((engine, k) => {
+    candidates[engine.name] = async () => {
+      await tf.setBackend('wasm');
+      fused[k]!.step();
+    };
+  });
+  const timing = await sideBySide(candidates, { rounds: 3, minMs: 300, warmUp: false });
   autodiff.dispose();
-  fusedWasm.dispose();
-  fusedCpu.dispose();
-  row(`tfjs autodiff (AutodiffGradients), ${autodiffBackend}`, fmtTokens(tokensPerSecond(chunk, timing.ns.autodiff)), 'what the worker ran for a GRU before issue 10');
-  for (const backend of ['wasm', 'cpu'] as const) {
-    row(`fused path, ${backend}`, fmtTokens(tokensPerSecond(chunk, timing.ns[backend])), `${timing.ratio('autodiff', backend).toFixed(0)}x autodiff`);
-  }
+  await tf.setBackend('wasm');
+  for (const trainer of fused) trainer.dispose();
+  const autodiffSide = { label: `tfjs autodiff (AutodiffGradients), ${autodiffBackend}`, value: tokensPerSecond(chunk, timing.ns.autodiff!), unit: 'tok/s' };
+  return engines.map(({ name }) => ({
+    section: SECTION,
+    name: `GRU model: fused path (${name} engine) vs tfjs autodiff`,
+    sizes: `Embedding(${shape.vocabulary}, 64, length ${shape.length}) -> GRU(64) -> Dense(1), one chunk of ${CHUNK}`,
+    a: { label: `fused, ${name} engine`, value: tokensPerSecond(chunk, timing.ns[name]!), unit: 'tok/s' },
+    b: autodiffSide,
+    ratio: timing.ratio('autodiff', name),
+    note: 'autodiff is what a worker ran for a GRU before issue 10',
+  }));
 }
 
 /**
  * Inference on `rows` samples: the fused forward (FusedGradients.evaluate: loss and metric
  * statistics included) against tfjs model.predict (outputs only) on the same model and weights,
- * both on wasm (what `adamant evaluate` picks), timed in alternation. The outputs are compared too.
+ * both on wasm (what `adamant evaluate` picks; the fused path on the default GEMM engine), timed in
+ * alternation. The outputs are compared too.
  */
-async function evaluateRows(name: string, shape: Shape, layers: LayerSpec[], loss: LossName, classes: number, rows: number): Promise<void> {
+async function evaluateRow(name: string, shape: Shape, layers: LayerSpec[], loss: LossName, classes: number, rows: number): Promise<BenchRow> {
+  progress(`models: inference, ${name}`);
   await tf.setBackend('wasm');
   const { job, weights } = jobOf(layers, loss, 'wasm', shape.length);
-  const fused = new FusedGradients(job, 'wasm');
+  const fused = new FusedGradients(job, 'wasm', autoEngine());
   fused.setWeights(weights);
   const model = buildModel(layers, 0, { initialize: false });
   ParamLayout.fromModel(model).write(model, weights);
@@ -120,22 +133,24 @@ async function evaluateRows(name: string, shape: Shape, layers: LayerSpec[], los
   model.dispose();
   fused.dispose();
   const perSecond = (nsPerCall: number) => rows / (nsPerCall / 1e9);
-  row(`${name}: tfjs model.predict, wasm`, `${perSecond(timing.ns.tfjs).toFixed(0)} samples/s`);
-  const speedup = timing.ratio('tfjs', 'fused');
-  row(`${name}: fused evaluate, wasm`, `${perSecond(timing.ns.fused).toFixed(0)} samples/s`, `${speedup.toFixed(1)}x predict; outputs within ${gap.toExponential(1)}`);
+  return {
+    section: SECTION,
+    name: `inference, ${name}: fused evaluate vs tfjs predict`,
+    sizes: `${rows} samples of length ${shape.length}, wasm backend, ${autoEngine().name} engine`,
+    a: { label: 'fused forward (loss and metrics included)', value: perSecond(timing.ns.fused), unit: 'samples/s' },
+    b: { label: 'tfjs model.predict (outputs only)', value: perSecond(timing.ns.tfjs), unit: 'samples/s' },
+    ratio: timing.ratio('tfjs', 'fused'),
+    note: `outputs within ${gap.toExponential(1)}`,
+  };
 }
 
 /** Issue 10's rows, each measured side by side with its baseline in this run. */
-export async function benchModels(): Promise<void> {
-  const reference: Shape = { vocabulary: 10_000, length: 100, batch: 64 };
-  heading('Issue 10. The reference model, and with a dropout between its LSTMs and a Dense(64, relu) before its head: one worker, batch 64 in chunks of 32, timed in alternation');
-  await regularizedRow(reference);
-
+export async function benchModels(): Promise<BenchRow[]> {
   const small: Shape = { vocabulary: 1000, length: 20, batch: CHUNK };
-  heading('GRU model: Embedding(1000, 64, length 20) -> GRU(64) -> Dense(1, sigmoid), one chunk of 32');
-  await gruRows(small);
-
-  heading(`Inference, ${INFERENCE_ROWS} samples of length 100 (evaluate, predict, per-epoch validation)`);
-  await evaluateRows('reference model', reference, referenceLayers(reference), 'binaryCrossentropy', 2, INFERENCE_ROWS);
-  await evaluateRows('spam-groups model', reference, spamGroupsLayers(reference), 'sparseCategoricalCrossentropy', 4, INFERENCE_ROWS);
+  return [
+    await regularizedRow(REFERENCE),
+    ...(await gruRows(small)),
+    await evaluateRow('reference model', REFERENCE, referenceLayers(REFERENCE), 'binaryCrossentropy', 2, INFERENCE_ROWS),
+    await evaluateRow('spam-groups model', REFERENCE, spamGroupsLayers(REFERENCE), 'sparseCategoricalCrossentropy', 4, INFERENCE_ROWS),
+  ];
 }

@@ -1,13 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { buildModel, layerSpecSchema, mulberry32, ParamLayout, type LayerSpec, type LossName, type ResolvedBackend, type WorkerJob } from '@adamant/core';
-import { FusedGradients } from '@adamant/worker';
+import { FusedGradients, type GemmEngine, loadGemmEngine } from '@adamant/worker';
 
 /** The size of a text benchmark: vocabulary, padded length and global batch. */
 export interface Shape {
   vocabulary: number;
   length: number;
   batch: number;
+}
+
+let auto: GemmEngine | undefined;
+/** The GEMM engine a worker picks by default (`--gemm auto`): OpenBLAS where it loads, else wasm. */
+export function autoEngine(): GemmEngine {
+  auto ??= loadGemmEngine('auto');
+  return auto;
 }
 
 /** The rows of one chunk, as the coordinator sends them. */
@@ -52,12 +59,17 @@ export function jobOf(layers: LayerSpec[], loss: LossName, backend: ResolvedBack
 
 /**
  * One Adamant worker's fused path on the current tfjs backend, set up for `layers`: `step()`
- * computes a global batch as the coordinator cuts it, chunks of 32, each with its own seed.
+ * computes a global batch as the coordinator cuts it, chunks of 32, each with its own seed. Its
+ * products run on `gemm`, by default the engine a worker picks with `--gemm auto`.
  */
-export function fusedTrainer(shape: Shape, layers: LayerSpec[], loss: LossName = 'binaryCrossentropy', classes = 2): { step: () => void; dispose: () => void } {
+export function fusedTrainer(
+  shape: Shape,
+  layers: LayerSpec[],
+  { loss = 'binaryCrossentropy', classes = 2, gemm }: { loss?: LossName; classes?: number; gemm?: GemmEngine } = {},
+): { step: () => void; dispose: () => void } {
   const backend = tf.getBackend() as ResolvedBackend;
   const { job, weights } = jobOf(layers, loss, backend, shape.length);
-  const gradients = new FusedGradients(job, backend);
+  const gradients = new FusedGradients(job, backend, gemm ?? autoEngine());
   gradients.setWeights(weights);
   const { x, y } = batchOf(shape, classes);
   return {
@@ -74,4 +86,17 @@ export function fusedTrainer(shape: Shape, layers: LayerSpec[], loss: LossName =
 
 export const tokensPerSecond = (shape: Shape, nsPerBatch: number): number => (shape.batch * shape.length) / (nsPerBatch / 1e9);
 
-export const fmtTokens = (tokens: number): string => `${Math.round(tokens).toLocaleString('en-US')} tok/s`;
+
+/** The article's reference size: vocabulary 10,000, length 100, batch 64. */
+export const REFERENCE: Shape = { vocabulary: 10_000, length: 100, batch: 64 };
+
+/** Training FLOPs per token of the reference model (forward + backward, ~3x the forward matMuls). */
+export const FLOP_PER_TOKEN = 0.885e6;
+
+/** How many float32 parameters the reference model has (the parameter server's vector). */
+export function referenceParamCount(): number {
+  const model = buildModel(referenceLayers(REFERENCE), 1);
+  const size = ParamLayout.fromModel(model).size;
+  model.dispose();
+  return size;
+}

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_NAMES, ConfigError } from '@adamant/core';
+import { BACKEND_NAMES, ConfigError, GEMM_CHOICES } from '@adamant/core';
 import { DEFAULT_CONNECTION_LIMITS } from '@adamant/coordinator';
 import { DEFAULT_MAX_PARAMS, parseFingerprint } from '@adamant/worker';
 import { coordinatorCommand } from './commands/coordinator.js';
@@ -46,6 +46,11 @@ function sha256Fingerprint(value: string): string {
 }
 
 const backendOption = (what = 'TensorFlow.js backend, overriding the config') => new Option('--backend <name>', what).choices(BACKEND_NAMES);
+const gemmOption = (what: string) =>
+  new Option(
+    '--gemm <engine>',
+    `${what}: auto (OpenBLAS if it loads, else wasm), openblas (~3x faster; needs libopenblas) or wasm (tfjs matMul); models on tfjs autodiff (no embedding or recurrent layer) ignore it`,
+  ).choices(GEMM_CHOICES);
 const logLevelOption = (fallback: string) => new Option('--log-level <level>', 'log detail on stderr').choices(logLevels).default(fallback);
 const logJsonOption = () => new Option('--log-json', 'log JSON lines (for log collectors) instead of text');
 
@@ -123,6 +128,7 @@ export function createProgram(): Command {
       .option('--heartbeat <seconds>', 'presume a worker silent this long gone and hand its chunks to others', integer(1), 60),
   )
     .addOption(backendOption())
+    .addOption(gemmOption('the GEMM engine of the workers\' matrix products (default: auto)'))
     .addOption(logLevelOption('warn'))
     .addOption(logJsonOption())
     .addHelpText('after', '\nExamples:\n  adamant train examples/housing/job.json --workers 2\n  adamant train --resume runs/housing-20261126-0700 --workers 3')
@@ -146,6 +152,7 @@ export function createProgram(): Command {
       .option('--tls-key <file>', 'the private key (PEM) of --tls-cert'),
   )
     .addOption(backendOption())
+    .addOption(gemmOption('the GEMM engine the job asks of workers started without their own --gemm (default: auto)'))
     .addOption(logLevelOption('info'))
     .addOption(logJsonOption())
     .addHelpText('after', '\nExample:\n  adamant coordinator examples/housing/job.json --port 7070 --min-workers 2')
@@ -162,6 +169,7 @@ export function createProgram(): Command {
       new Option('--handshake-timeout <seconds>', 'give up on a connection whose coordinator has not welcomed this worker after this long').argParser(integer(1)).default(15).env(WORKER_ENV.handshakeTimeout),
     )
     .addOption(backendOption().env(WORKER_ENV.backend))
+    .addOption(gemmOption('the GEMM engine of this worker\'s matrix products, overriding the job\'s (default: the job\'s, auto)').env(WORKER_ENV.gemm))
     .addOption(new Option('--connect-timeout <seconds>', 'keep retrying a refused connection this long').argParser(integer(0)).default(30).env(WORKER_ENV.connectTimeout))
     .addOption(
       new Option('--reconnect-timeout <seconds>', 'after losing the coordinator mid-job, keep trying to rejoin the job this long (0: fail at once)')
@@ -205,6 +213,7 @@ export function createProgram(): Command {
     .option('--json', 'print one JSON object (with per-class counts for a classifier, the inference path and its time)')
     .addOption(backendOption('TensorFlow.js backend (default: auto, the fastest available)'))
     .addOption(fusedOption())
+    .addOption(gemmOption('the GEMM engine of the fused forward pass (default: auto)'))
     .addHelpText('after', '\nExample:\n  adamant evaluate runs/spam-20261125-1200 examples/spam/data/spam.jsonl')
     .action((modelDir: string, data: string, options) => evaluateCommand(modelDir, data, options));
 
@@ -217,6 +226,7 @@ export function createProgram(): Command {
     .option('--json', 'text: print one JSON array; table: print one JSON object per row')
     .addOption(backendOption('TensorFlow.js backend (default: auto, the fastest available)'))
     .addOption(fusedOption())
+    .addOption(gemmOption('the GEMM engine of the fused forward pass (default: auto)'))
     .addHelpText(
       'after',
       '\nExamples:\n  adamant predict runs/spam-20261125-1200 "WIN a FREE cruise, click now"\n  adamant predict runs/housing-20261125-1200 --csv houses.csv > predictions.csv',

@@ -8,6 +8,7 @@ export const WORKER_ENV = {
   token: 'ADAMANT_TOKEN',
   tokenFile: 'ADAMANT_TOKEN_FILE',
   backend: 'ADAMANT_BACKEND',
+  gemm: 'ADAMANT_GEMM',
   maxParams: 'ADAMANT_MAX_PARAMS',
   handshakeTimeout: 'ADAMANT_HANDSHAKE_TIMEOUT',
   connectTimeout: 'ADAMANT_CONNECT_TIMEOUT',

@@ -80,6 +80,7 @@ export class Coordinator {
       seed: config.seed,
       inputShape: sampleShape(layers, data.train.featureCount),
       paramCount: layout.size,
+      ...(options.gemm ? { gemm: options.gemm } : {}),
     };
     this.monitor = new RunMonitor({
       config,

@@ -1,4 +1,4 @@
-import { addInto, divideInPlace, type EmbeddingTable } from '@adamant/core';
+import { addInto, divideInPlace, maxAbs, type EmbeddingTable } from '@adamant/core';
 
 /** An embedding table at the start of the parameter vector, whose gradients arrive as rows. */
 export type SparseTable = EmbeddingTable;
@@ -16,11 +16,14 @@ export interface ChunkPart {
  * is not associative, so this fixed order is what makes the result independent of the number
  * of workers and of timing. Chunks that arrive early wait until every chunk before them is in;
  * the running sum lives in one reused buffer. Embedding rows are scatter-added into it, so the
- * mean is the exact dense gradient (untouched rows are zero).
+ * mean is the exact dense gradient (untouched rows are zero, and stay so: averaging and `maxAbs`
+ * visit only the dense part and the touched rows).
  */
 export class GradientReducer {
-  private readonly sum: Float32Array;
-  private readonly denseSum: Float32Array;
+  private sum: Float32Array;
+  private denseSum: Float32Array;
+  /** The buffer a handed-over mean lives in while the reducer sums into `sum`; made at the first hand-over. */
+  private spare: Float32Array | undefined;
   private readonly waiting = new Map<number, ChunkPart>();
   private readonly rowTouched: Uint8Array;
   private readonly touched: number[] = [];
@@ -105,8 +108,37 @@ export class GradientReducer {
   /** The batch-mean gradient (sum / batch size). Valid until the next `begin`. */
   mean(): Float32Array {
     if (!this.complete) throw new Error(`GradientReducer.mean: ${this.chunkCount - this.next} chunks missing`);
-    if (!this.averaged) divideInPlace(this.sum, this.batchSize);
+    if (!this.averaged) {
+      const { sum, batchSize } = this;
+      const dim = this.table?.dim ?? 0;
+      divideInPlace(this.denseSum, batchSize);
+      for (const row of this.touched) for (let i = row * dim, end = i + dim; i < end; i++) sum[i] = sum[i]! / batchSize;
+    }
     this.averaged = true;
     return this.sum;
+  }
+
+  /** The largest magnitude of the mean gradient (NaN if it holds one), read from the dense part and the touched rows: the others are zero. */
+  maxAbsOfMean(): number {
+    const mean = this.mean();
+    let max = maxAbs(this.denseSum);
+    const dim = this.table?.dim ?? 0;
+    for (const row of this.touched) for (let i = row * dim, end = i + dim; i < end; i++) max = Math.max(max, Math.abs(mean[i]!));
+    return max;
+  }
+
+  /**
+   * The batch-mean gradient, handed over: it stays as it is until the next hand-over, while the
+   * reducer sums the following steps (from their `begin`) into its other buffer. The parameter
+   * server finishes an update from it while the next step's chunks arrive.
+   */
+  handOverMean(): Float32Array {
+    const mean = this.mean();
+    this.spare ??= new Float32Array(this.size);
+    this.sum = this.spare;
+    this.denseSum = this.sum.subarray(this.denseOffset);
+    this.spare = mean;
+    this.chunkCount = 0;
+    return mean;
   }
 }

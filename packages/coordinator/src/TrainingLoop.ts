@@ -1,23 +1,14 @@
-import {
-  chunkSizeOf,
-  emptyMetricStatistics,
-  epochOrder,
-  meansOf,
-  metricStatisticsLength,
-  NumericError,
-  planEpoch,
-  type AdamantError,
-  type BatchPlan,
-  type ChunkResult,
-} from '@adamant/core';
+import { emptyMetricStatistics, meansOf, metricStatisticsLength, NumericError, type AdamantError, type BatchPlan, type ChunkResult } from '@adamant/core';
 import type { EpochReport } from './reports.js';
 import { ChunkDeadline } from './ChunkDeadline.js';
 import { ChunkLatency } from './ChunkLatency.js';
 import { createRound, type RoundContext } from './createRound.js';
 import { EpochMonitors } from './EpochMonitors.js';
+import { EpochPlans } from './EpochPlans.js';
 import { ReadyWait } from './ReadyWait.js';
 import { epochReport } from './epochReport.js';
 import type { StepRound } from './StepRound.js';
+import { StepTimeLog } from './StepTimeLog.js';
 import type { Validation } from './Validation.js';
 import type { EpochTotals, RunOutcome, TrainingLoopOptions, TrainingLoopState, TrainingPosition } from './trainingLoopOptions.js';
 import { Verification, type VerificationCounts } from './Verification.js';
@@ -52,6 +43,8 @@ export class TrainingLoop {
   private readonly deadline = new ChunkDeadline<WorkerSession>();
   private readonly verification: Verification<WorkerSession> | undefined;
   private readonly unpaired = new WeakSet<WorkerSession>();
+  private readonly plans: EpochPlans;
+  private readonly timeLog: StepTimeLog;
   /** Samples trained by this process (a continued run counts only its own). */
   samples = 0;
   /** Seconds this process spent in training steps: no waiting for workers before them, no validation. */
@@ -65,6 +58,8 @@ export class TrainingLoop {
     const verify = options.verify ?? 0;
     this.verification = verify > 0 ? new Verification(verify, options.config.seed) : undefined;
     this.monitors = new EpochMonitors(options.config, options.validation !== undefined, options.log);
+    this.plans = new EpochPlans(options.config, options.data.train, options.validation !== undefined);
+    this.timeLog = new StepTimeLog(options.log);
   }
 
   /** A worker became ready: wakes whoever waits for workers and gives it the orphaned chunks. */
@@ -85,6 +80,7 @@ export class TrainingLoop {
    * stops the job here, whoever handles the socket: it is the job's failure, not the peer's.
    */
   chunkResult(session: WorkerSession, message: ChunkResult): void {
+    this.timeLog.chunk(session.id, message);
     let receipt: string;
     try {
       receipt = this.current ? this.current.receive(session, message) : 'late';
@@ -157,7 +153,7 @@ export class TrainingLoop {
 
   /** Runs from `position` to the end of the config's epochs, or until a stop is requested or early stopping ends it. */
   async run(): Promise<RunOutcome> {
-    const { config, data, log } = this.options;
+    const { config, log } = this.options;
     try {
       // A checkpoint taken as early stopping ended its run: nothing is left to train.
       if (this.monitors.stopped) return 'stopped early';
@@ -167,8 +163,7 @@ export class TrainingLoop {
       }
       this.started = true;
       while (this.position.epoch < config.epochs) {
-        const { epoch } = this.position;
-        const batches = planEpoch(epochOrder(data.train.rows, config.seed, epoch, config.shuffle), epoch, config.batchSize, chunkSizeOf(config));
+        const batches = this.plans.of(this.position.epoch);
         for (const plan of batches.slice(this.position.batch)) {
           const stepStarted = performance.now();
           await this.runStep(plan, batches.length);
@@ -215,7 +210,11 @@ export class TrainingLoop {
     if (interrupted) throw interrupted;
     const { log, chunkTimeoutMs } = this.options;
     this.current = round;
+    const startedAt = performance.now();
     round.start();
+    this.timeLog.sent(round, startedAt);
+    // The previous update's deferred part runs now that this step's messages are out, while the workers compute.
+    if (round.kind === 'train') this.options.server.finishUpdateInSlices();
     const stopWatching = watchRound(round, {
       log,
       deadline: this.deadline,
@@ -232,19 +231,20 @@ export class TrainingLoop {
   }
 
   private async runStep(plan: BatchPlan, batches: number): Promise<void> {
-    const { server, log } = this.options;
+    const { server } = this.options;
     const { step } = this.position;
     const started = performance.now();
     const round = createRound(step, plan, this.roundContext());
     await this.runRound(round);
-    const gathered = performance.now();
+    this.timeLog.gathered(server.deferredMs);
     try {
-      server.update();
+      // Told the next step, the server updates first what that step reads, and the rest while it computes.
+      server.update(this.plans.after(plan));
     } catch (err) {
       if (!(err instanceof NumericError)) throw err;
       throw new NumericError(`step ${step} (epoch ${plan.epoch + 1}, batch ${plan.batch + 1}): ${err.message}. Lower the learning rate or check the data`);
     }
-    log.debug('step done', { step, gatherMs: +(gathered - started).toFixed(1), adamMs: +(performance.now() - gathered).toFixed(1) });
+    this.timeLog.updated(step, server.updateMs);
     const batchLoss = round.lossSum();
     this.totals.lossSum += batchLoss;
     // Each statistic gets the batch's chunks in chunk order, like the loss.

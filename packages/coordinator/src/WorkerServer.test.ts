@@ -108,6 +108,12 @@ describe('WorkerServer', () => {
     worker.socket.send(codec.encode({ type: 'ready', backend: 'cpu' }));
     await expect.poll(() => joined.length).toBe(1);
     expect(joined[0]!.backend).toBe('cpu');
+    // On the fused path the GEMM engine and its build are part of the worker's backend identity.
+    const fused = await peer(address.url, 'secret');
+    expect((await fused.next()).type).toBe('welcome');
+    fused.socket.send(codec.encode({ type: 'ready', backend: 'wasm', gemm: 'openblas', gemmBuild: '0.3.21 Haswell' }));
+    await expect.poll(() => joined.length).toBe(2);
+    expect(joined[1]!.backend).toBe('wasm+openblas 0.3.21 Haswell');
   });
 
   it('rejects a wrong token, or none, with E_AUTH and reports the session gone', async () => {

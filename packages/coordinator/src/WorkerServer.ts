@@ -15,7 +15,7 @@ import {
   type WorkerJob,
 } from '@adamant/core';
 import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, MIN_BUFFERED_BYTES_BOUND, type ConnectionLimits } from './connectionLimits.js';
-import { checkJob, checkProof, sessionName } from './handshake.js';
+import { backendIdentity, checkJob, checkProof, sessionName } from './handshake.js';
 import { createUpgradeServer, type ListenAddress, listenOn, type ListenTarget } from './listenTarget.js';
 import { LogThrottle } from './LogThrottle.js';
 import { closeSocket, type Connection, type WorkerServerHandlers, type WorkerSession } from './workerSession.js';
@@ -84,7 +84,7 @@ export class WorkerServer {
     return [...this.connections.values()].map((c) => c.session).filter((s) => s.state === 'ready');
   }
 
-  /** The backends the ready workers reported. */
+  /** The backend identities (backend and GEMM engine, see backendIdentity) the ready workers reported. */
   get backends(): string[] {
     return [...new Set([...this.connections.values()].map((c) => c.session.backend).filter((b): b is string => !!b))];
   }
@@ -280,10 +280,12 @@ export class WorkerServer {
       case 'ready': {
         if (session.state !== 'joining') throw new ProtocolError(`worker ${session.name}: sent ready ${session.state === 'ready' ? 'twice' : 'before its hello'}`);
         session.state = 'ready';
-        session.backend = message.backend;
+        session.backend = backendIdentity(message);
         const backends = this.backends;
-        if (backends.length > 1) this.options.log.warn('workers run different backends: results stay correct but are no longer bitwise reproducible', { backends });
-        this.options.log.info('worker joined', { worker: session.name, id: session.id, backend: message.backend });
+        if (backends.length > 1) {
+          this.options.log.warn('workers run different backends or GEMM engines: results stay correct but are no longer bitwise reproducible', { backends });
+        }
+        this.options.log.info('worker joined', { worker: session.name, id: session.id, backend: session.backend });
         this.options.observer?.ready(session);
         this.options.handlers.joined(session);
         return;

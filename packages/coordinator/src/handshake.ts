@@ -1,4 +1,4 @@
-import { printable, proofMatches, ProtocolError, type Hello } from '@adamant/core';
+import { printable, proofMatches, ProtocolError, type Hello, type WorkerMessage } from '@adamant/core';
 
 /** How a session is named in logs and errors once it said hello: "host:pid (address:port)", printable and bounded. */
 export function sessionName(hello: Hello, address: string): string {
@@ -21,4 +21,15 @@ export function checkJob(hello: Hello, jobId: string, peer: string): void {
   if (hello.jobId !== undefined && hello.jobId !== jobId) {
     throw new ProtocolError(`worker ${peer} served job ${printable(hello.jobId, 64)}, this coordinator runs job ${jobId}`, 'E_JOB');
   }
+}
+
+/**
+ * A worker's backend identity from its ready message: its tfjs backend and, on the fused path, its
+ * GEMM engine with the engine's build ("wasm+openblas 0.3.21 Haswell"). Workers agree to the bit
+ * only when their identities are equal: the summary, the dashboard and --verify's pairing use it.
+ */
+export function backendIdentity(ready: Extract<WorkerMessage, { type: 'ready' }>): string {
+  if (!ready.gemm) return ready.backend;
+  const build = ready.gemmBuild ? ` ${printable(ready.gemmBuild, 64)}` : '';
+  return `${ready.backend}+${ready.gemm}${build}`;
 }

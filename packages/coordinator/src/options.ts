@@ -1,4 +1,4 @@
-import type { Checkpoint, JobConfig, Log, Normalization, TokenizerJSON } from '@adamant/core';
+import type { Checkpoint, GemmChoice, JobConfig, Log, Normalization, TokenizerJSON } from '@adamant/core';
 import type { EpochReport, StepReport, WorkerEvent } from './reports.js';
 
 export interface CoordinatorOptions {
@@ -66,6 +66,12 @@ export interface CoordinatorOptions {
   dashboard?: boolean;
   /** Serve `GET /metrics` (Prometheus) on the workers' port. Default true. /healthz and /readyz are always served. */
   metrics?: boolean;
+  /**
+   * The GEMM engine of the fused path, sent in the job for workers that do not choose their own
+   * (`adamant worker --gemm`). Unset: they pick `auto`. Not part of the job's identity: like the
+   * backend, it moves only the last bits.
+   */
+  gemm?: GemmChoice;
   log?: Log;
   onWorker?: (event: WorkerEvent) => void;
   onStep?: (report: StepReport) => void;

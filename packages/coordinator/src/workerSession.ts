@@ -8,6 +8,7 @@ export interface WorkerSession {
   name: string;
   readonly socket: WebSocket;
   state: 'handshake' | 'joining' | 'ready';
+  /** Its backend identity once ready: the tfjs backend, and the GEMM engine of a fused path ("wasm+openblas 0.3.21 Haswell"). */
   backend?: string;
   /** When we last heard anything from it (a frame or a pong), for the heartbeat. */
   heardAt: number;

@@ -4,8 +4,10 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AdamantError, buildModel, mulberry32, ParamLayout, type ChunkGradient, type WorkerJob } from '@adamant/core';
 import { AutodiffGradients } from './AutodiffGradients.js';
-import { ComputeThread, type ChunkInput } from './ComputeThread.js';
+import { ComputeThread, type ChunkInput, type ComputeThreadOptions } from './ComputeThread.js';
 import { FusedGradients } from './fused/FusedGradients.js';
+import { loadGemmEngine } from './gemm/loadGemmEngine.js';
+import { OPENBLAS_LIB_ENV } from './gemm/OpenBlasGemm.js';
 import type { GradientPath } from './GradientPath.js';
 
 // The thread runs compiled code: these tests run from src, so they start the built entry (the build comes first in `pnpm test`).
@@ -89,8 +91,8 @@ async function onThread(thread: ComputeThread, weights: Float32Array, chunks: Ch
 
 describe('the compute thread', () => {
   let threads: ComputeThread[] = [];
-  const start = async (job: WorkerJob) => {
-    const thread = await ComputeThread.start(job, { entry });
+  const start = async (job: WorkerJob, options: Omit<ComputeThreadOptions, 'entry'> = {}) => {
+    const thread = await ComputeThread.start(job, { entry, ...options });
     threads.push(thread);
     return thread;
   };
@@ -104,6 +106,7 @@ describe('the compute thread', () => {
     threads = [];
     delete process.env.ADAMANT_GRADIENTS;
     delete process.env.ADAMANT_SLOW_CHUNK_MS;
+    delete process.env[OPENBLAS_LIB_ENV];
   });
 
   it('gives the bits of in-process autodiff for a dense job, step after step', async () => {
@@ -119,24 +122,54 @@ describe('the compute thread', () => {
     local.dispose();
   });
 
-  it('gives the bits of the in-process fused LSTM path, embedding rows included', async () => {
+  it('gives the bits of the in-process fused LSTM path on each GEMM engine, embedding rows included', async () => {
     const { job, weights } = withWeights(textJob, 5);
-    const thread = await start(job);
-    const local = new FusedGradients(job, 'cpu');
     const chunks = chunksFor(job, 2, 4, 9);
-    const threaded = await onThread(thread, weights, chunks);
-    expect(threaded[0]!.rows!.length).toBeGreaterThan(0);
-    expect(threaded).toEqual(inProcess(local, weights, chunks));
-    local.dispose();
+    const results = [];
+    for (const gemm of ['wasm', 'openblas'] as const) {
+      const thread = await start(job, { gemm });
+      const engine = loadGemmEngine(gemm);
+      expect(thread.gemm).toEqual({ name: gemm, build: engine.build });
+      expect(thread.gemmFallback).toBeUndefined();
+      const local = new FusedGradients(job, 'cpu', engine);
+      const threaded = await onThread(thread, weights, chunks);
+      expect(threaded[0]!.rows!.length).toBeGreaterThan(0);
+      expect(threaded).toEqual(inProcess(local, weights, chunks));
+      results.push(threaded);
+      local.dispose();
+    }
+    // Two engines: the same mathematics, other last bits.
+    expect(results[1]).not.toEqual(results[0]);
+  });
+
+  it('takes the GEMM engine from the job unless told otherwise (auto: OpenBLAS, here)', async () => {
+    const { job } = withWeights(textJob, 5);
+    expect((await start({ ...job, gemm: 'wasm' })).gemm?.name).toBe('wasm');
+    expect((await start({ ...job, gemm: 'wasm' }, { gemm: 'openblas' })).gemm?.name).toBe('openblas');
+    expect((await start(job)).gemm?.name).toBe('openblas');
+  });
+
+  it('says why auto fell back to wasm, fails without OpenBLAS when told to use it, and has no engine on autodiff', async () => {
+    const { job } = withWeights(textJob, 5);
+    // The thread inherits the environment: OpenBLAS is missing there.
+    process.env[OPENBLAS_LIB_ENV] = '/nonexistent/libopenblas.so.0';
+    const fallback = await start(job);
+    expect(fallback.gemm?.name).toBe('wasm');
+    expect(fallback.gemmFallback).toMatch(/^--gemm auto: OpenBLAS was not found at \/nonexistent\/libopenblas\.so\.0/);
+    const error = await start(job, { gemm: 'openblas' }).catch((err: unknown) => err);
+    expect((error as AdamantError).code).toBe('E_BACKEND');
+    expect((error as AdamantError).message).toMatch(/^--gemm openblas: OpenBLAS was not found .* or use --gemm wasm$/);
+    const dense = withWeights(denseJob, 1).job;
+    expect((await start({ ...dense, gemm: 'openblas' })).gemm).toBeUndefined();
   });
 
   it('evaluates forward-only chunks with the bits of the in-process path, on either path, and between training steps', async () => {
     for (const [base, local] of [
       [denseJob, (job: WorkerJob) => AutodiffGradients.create(job, 'cpu')],
-      [textJob, (job: WorkerJob) => new FusedGradients(job, 'cpu')],
+      [textJob, (job: WorkerJob) => new FusedGradients(job, 'cpu', loadGemmEngine('openblas'))],
     ] as const) {
       const { job, weights } = withWeights(base, 8);
-      const thread = await start(job);
+      const thread = await start(job, { gemm: 'openblas' });
       const path = local(job);
       const chunks = chunksFor(job, 3, 6, 12);
       path.setWeights(weights);

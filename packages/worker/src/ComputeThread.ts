@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads';
-import { AdamantError, toAdamantError, type ChunkEvaluation, type ChunkGradient, type ResolvedBackend, type WorkerJob } from '@adamant/core';
-import type { ChunkInput, ComputeStepRequest, ComputeThreadData, ComputeThreadReply } from './computeThreadMessages.js';
+import { AdamantError, toAdamantError, type ChunkEvaluation, type ChunkGradient, type GemmChoice, type ResolvedBackend, type WorkerJob } from '@adamant/core';
+import type { ChunkInput, ComputeStepRequest, ComputeThreadData, ComputeThreadReply, GemmIdentity } from './computeThreadMessages.js';
 
-export type { ChunkInput };
+export type { ChunkInput, GemmIdentity };
 
 export interface ComputeThreadOptions {
   /** Overrides the job's backend on this machine. */
   backend?: WorkerJob['backend'];
+  /** Overrides the job's GEMM engine (job.gemm, default auto) on this machine. */
+  gemm?: GemmChoice;
   /** The thread's compiled entry file; by default computeThreadEntry.js beside this module (tests built from src point at dist). */
   entry?: URL;
 }
@@ -49,6 +51,10 @@ export class ComputeThread {
   /** The shared parameter vector: written only inside a step's `load`, read by the thread. */
   readonly weights: Float32Array;
   backend: ResolvedBackend = 'cpu';
+  /** The fused path's GEMM engine; undefined on autodiff. */
+  gemm: GemmIdentity | undefined;
+  /** Set when gemm auto could not load OpenBLAS: the line to log (the thread has no log of its own). */
+  gemmFallback: string | undefined;
   private readonly cancelFlag: Int32Array;
   private readonly ready: Promise<void>;
   private step: RunningStep | undefined;
@@ -68,6 +74,8 @@ export class ComputeThread {
         switch (reply.type) {
           case 'ready':
             this.backend = reply.backend;
+            this.gemm = reply.gemm;
+            this.gemmFallback = reply.gemmFallback;
             return resolve();
           case 'chunk':
             if (this.step?.evaluate === false) this.step.onChunk(reply.index, reply.gradient);
@@ -97,10 +105,13 @@ export class ComputeThread {
     const data: ComputeThreadData = {
       job,
       ...(options.backend ? { backend: options.backend } : {}),
+      ...(options.gemm ? { gemm: options.gemm } : {}),
       weights: new SharedArrayBuffer(job.paramCount * Float32Array.BYTES_PER_ELEMENT),
       control: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
     };
-    // The thread inherits the environment, so ADAMANT_GRADIENTS and ADAMANT_SLOW_CHUNK_MS reach it.
+    // The thread inherits the environment, so ADAMANT_GRADIENTS and ADAMANT_SLOW_CHUNK_MS reach it. OpenBLAS reads the
+    // process's own environment as it loads, which a thread cannot set: one thread keeps its sums in a fixed order.
+    process.env.OPENBLAS_NUM_THREADS = '1';
     const thread = new Worker(options.entry ?? new URL('./computeThreadEntry.js', import.meta.url), { workerData: data });
     const compute = new ComputeThread(thread, data);
     try {

@@ -1,4 +1,5 @@
 import { distinctRows, gatherTableRows, ShapeError, type ChunkEvaluation, type ChunkGradient, type ResolvedBackend, type SparseRows } from '@adamant/core';
+import type { GemmEngine } from './gemm/GemmEngine.js';
 
 // A chunk's gradient (ChunkGradient, SparseRows) and statistics (ChunkEvaluation) are wire payloads: their types live in core.
 export type { ChunkEvaluation, ChunkGradient, SparseRows };
@@ -6,6 +7,8 @@ export type { ChunkEvaluation, ChunkGradient, SparseRows };
 /** One way of computing a chunk's gradient, or its statistics alone: tfjs autodiff, or the fused path (fused/FusedGradients.ts). */
 export interface GradientPath {
   readonly backend: ResolvedBackend;
+  /** The fused path's GEMM engine; autodiff has none. */
+  readonly gemm?: GemmEngine;
   readonly paramCount: number;
   /** The path may keep views into `flat`: leave it unchanged until the next setWeights. */
   setWeights(flat: Float32Array): void;

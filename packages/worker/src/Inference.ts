@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   type BackendName,
   type Dataset,
+  type GemmChoice,
   EVALUATION_ROWS,
   type Evaluation,
   EvaluationTally,
@@ -13,6 +14,8 @@ import {
   useBackend,
 } from '@adamant/core';
 import { hasFusedLayers } from './fused/createLayer.js';
+import type { GemmEngine } from './gemm/GemmEngine.js';
+import { loadGemmEngine } from './gemm/loadGemmEngine.js';
 import { FusedModel } from './fused/FusedModel.js';
 
 /** Which forward pass runs: the fused layer stack of the workers, or tfjs's `model.predict`. */
@@ -23,6 +26,10 @@ export interface InferenceOptions {
   backend?: BackendName;
   /** false: tfjs `model.predict` even where the model has a fused path (for comparisons). Default true. */
   fused?: boolean;
+  /** The fused path's GEMM engine. Default: auto, OpenBLAS where it loads, else wasm. */
+  gemm?: GemmChoice;
+  /** With gemm auto: told, with the line to log, when OpenBLAS does not load and wasm runs instead. */
+  onGemmFallback?: (message: string) => void;
 }
 
 /** Why a saved model runs on tfjs, or undefined when it takes the fused path. */
@@ -48,12 +55,14 @@ export class Inference {
   readonly path: InferencePath;
   /** Why the tfjs path runs, when it does. */
   readonly tfjsReason?: string;
+  /** The fused path's GEMM engine; none on the tfjs path. */
+  readonly gemm?: GemmEngine;
   private readonly fused?: FusedModel;
 
   constructor(
     readonly saved: SavedModel,
     readonly backend: ResolvedBackend,
-    options: Pick<InferenceOptions, 'fused'> = {},
+    options: Pick<InferenceOptions, 'fused' | 'gemm' | 'onGemmFallback'> = {},
   ) {
     const reason = tfjsReason(saved, options.fused);
     this.path = reason === undefined ? 'fused' : 'tfjs';
@@ -62,7 +71,8 @@ export class Inference {
       return;
     }
     const { model: layers, loss, metrics } = saved.config;
-    const fused = new FusedModel({ layers, loss, metrics, inputShape: saved.inputShape });
+    this.gemm = loadGemmEngine(options.gemm ?? 'auto', options.onGemmFallback ? { onFallback: options.onGemmFallback } : {});
+    const fused = new FusedModel({ layers, loss, metrics, inputShape: saved.inputShape }, this.gemm);
     try {
       // The saved weights in the saved model's order, which must be the fused model's layout.
       fused.layout.assertMatches(saved.model, saved.dir);

@@ -1,4 +1,4 @@
-import { AdamantError, createCodec, silentLog, type Log, type WorkerJob } from '@adamant/core';
+import { AdamantError, createCodec, silentLog, type GemmChoice, type Log, type WorkerJob } from '@adamant/core';
 import { connect, reconnect, type Endpoint, type Reconnection } from './connect.js';
 import { serveConnection, type ConnectionContext, type WorkerState, type WorkerSummary } from './serveConnection.js';
 import type { WorkerTls } from './tls.js';
@@ -17,6 +17,8 @@ export interface WorkerOptions {
   token?: string;
   /** Overrides the job's backend on this machine. */
   backend?: WorkerJob['backend'];
+  /** The fused path's GEMM engine on this machine; default: the job's (`auto` unless the coordinator set one). */
+  gemm?: GemmChoice;
   /** How long to keep trying to reach the coordinator before giving up (ms). */
   connectTimeoutMs?: number;
   /**
@@ -66,6 +68,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     url: options.url,
     ...(options.token ? { token: options.token } : {}),
     ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.gemm ? { gemm: options.gemm } : {}),
     maxParams: options.maxParams ?? DEFAULT_MAX_PARAMS,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 15_000,
     log,

@@ -60,7 +60,14 @@ function computeStep(port: MessagePort, path: GradientPath, weights: Float32Arra
 }
 
 async function serve(port: MessagePort, data: ComputeThreadData): Promise<void> {
-  const path = await createGradientPath(data.job, data.backend);
+  let gemmFallback: string | undefined;
+  const path = await createGradientPath(data.job, {
+    ...(data.backend ? { backend: data.backend } : {}),
+    ...(data.gemm ? { gemm: data.gemm } : {}),
+    onGemmFallback: (message) => {
+      gemmFallback = message;
+    },
+  });
   const weights = new Float32Array(data.weights);
   const cancel = new Int32Array(data.control);
   // Steps come one at a time (the main thread waits for stepDone), and each runs to its end synchronously.
@@ -71,7 +78,9 @@ async function serve(port: MessagePort, data: ComputeThreadData): Promise<void> 
       postError(port, err);
     }
   });
-  post(port, { type: 'ready', backend: path.backend, paramCount: path.paramCount });
+  // The build goes on the wire in the ready message, which bounds it.
+  const gemm = path.gemm ? { gemm: { name: path.gemm.name, build: path.gemm.build.slice(0, 64) } } : {};
+  post(port, { type: 'ready', backend: path.backend, paramCount: path.paramCount, ...gemm, ...(gemmFallback ? { gemmFallback } : {}) });
 }
 
 if (!parentPort) throw new Error('computeThreadEntry runs as a worker thread; start it with ComputeThread');

@@ -1,4 +1,4 @@
-import type { ChunkEvaluation, ChunkGradient, ErrorCode, ResolvedBackend, WorkerJob } from '@adamant/core';
+import type { ChunkEvaluation, ChunkGradient, ErrorCode, GemmChoice, GemmEngineName, ResolvedBackend, WorkerJob } from '@adamant/core';
 
 /**
  * What crosses the boundary between a worker's main thread (socket, heartbeat, message order,
@@ -8,11 +8,19 @@ import type { ChunkEvaluation, ChunkGradient, ErrorCode, ResolvedBackend, Worker
  * other as transferred buffers, each of them its own exact-size ArrayBuffer.
  */
 
+/** A fused path's GEMM engine as the worker's identity names it (see GemmEngine.build). */
+export interface GemmIdentity {
+  name: GemmEngineName;
+  build: string;
+}
+
 /** The thread's workerData: everything it needs to build its gradient path. */
 export interface ComputeThreadData {
   job: WorkerJob;
   /** Overrides the job's backend on this machine. */
   backend?: WorkerJob['backend'];
+  /** Overrides the job's GEMM engine on this machine. */
+  gemm?: GemmChoice;
   /** The weights, job.paramCount float32s, written by the main thread between steps only. */
   weights: SharedArrayBuffer;
   /** One int32: 1 asks the thread to skip the rest of the current step (its results are no longer wanted). */
@@ -44,8 +52,11 @@ export interface ComputeStepRequest {
 
 /** Compute thread -> main thread. */
 export type ComputeThreadReply =
-  /** "My gradient path is built on this backend; send steps." */
-  | { type: 'ready'; backend: ResolvedBackend; paramCount: number }
+  /**
+   * "My gradient path is built on this backend (and, on the fused path, this GEMM engine); send
+   * steps." `gemmFallback`: the line to log when gemm auto could not load OpenBLAS.
+   */
+  | { type: 'ready'; backend: ResolvedBackend; paramCount: number; gemm?: GemmIdentity; gemmFallback?: string }
   /** "Here is chunk `index` of the current step." Sent as each chunk finishes. */
   | { type: 'chunk'; index: number; gradient: ChunkGradient }
   /** "Here are the statistics of forward-only chunk `index` of the current step." */

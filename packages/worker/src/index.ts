@@ -7,3 +7,6 @@ export type { ChunkGradient, GradientPath, SparseRows } from './GradientPath.js'
 export { ComputeThread, type ComputeThreadOptions, type StepTiming } from './ComputeThread.js';
 export { CoordinatorStoppedError, DEFAULT_MAX_PARAMS, runWorker, type WorkerOptions, type WorkerSummary } from './Worker.js';
 export { CertificateError, parseFingerprint, showFingerprint, type WorkerTls } from './tls.js';
+export { type ConstantMatrix, GEMM_CHOICES, GEMM_ENGINE_NAMES, type GemmChoice, type GemmEngine, type GemmEngineName } from './gemm/GemmEngine.js';
+export { describeEngine, loadGemmEngine, type LoadGemmOptions, probeGemmEngines } from './gemm/loadGemmEngine.js';
+export { OPENBLAS_INSTALL_HINT, OPENBLAS_LIB_ENV } from './gemm/OpenBlasGemm.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DataError, readDataFor, readTableInput, textInput, type BackendName } from '@adamant/core';
+import { DataError, readDataFor, readTableInput, textInput, type BackendName, type GemmChoice } from '@adamant/core';
 import { Inference } from '@adamant/worker';
 import { formatTablePredictions, formatTextPredictions } from './predictionFormat.js';
 
@@ -8,6 +8,16 @@ export interface InferenceCommandOptions {
   backend?: BackendName;
   /** false (`--no-fused`): tfjs model.predict even where the model has a fused forward path. */
   fused?: boolean;
+  /** The fused forward pass's GEMM engine (default auto). */
+  gemm?: GemmChoice;
+}
+
+/**
+ * Loads the model for `evaluate` and `predict`. A fallback from OpenBLAS to wasm under
+ * `--gemm auto` is one line on stderr, as for a worker; stdout keeps only the results.
+ */
+function loadInference(modelDir: string, options: InferenceCommandOptions): Promise<Inference> {
+  return Inference.load(modelDir, { ...options, onGemmFallback: (line) => process.stderr.write(`${line}\n`) });
 }
 
 export interface PredictOptions extends InferenceCommandOptions {
@@ -17,7 +27,7 @@ export interface PredictOptions extends InferenceCommandOptions {
 
 /** `adamant evaluate MODEL_DIR DATA`: loss and metrics of a saved model on a data file. */
 export async function evaluateCommand(modelDir: string, dataFile: string, options: InferenceCommandOptions): Promise<void> {
-  const inference = await Inference.load(modelDir, options);
+  const inference = await loadInference(modelDir, options);
   try {
     const { data, skipped } = readDataFor(inference.saved, dataFile);
     if (data.rows === 0) throw new DataError(`${dataFile}: no rows to evaluate`);
@@ -25,7 +35,7 @@ export async function evaluateCommand(modelDir: string, dataFile: string, option
     const { samples, loss, metrics, classes } = inference.evaluate(data);
     const seconds = (performance.now() - started) / 1000;
     if (options.json) {
-      const result = { samples, loss, metrics, skipped: skipped.length, ...(classes ? { classes } : {}), path: inference.path, backend: inference.backend, seconds };
+      const result = { samples, loss, metrics, skipped: skipped.length, ...(classes ? { classes } : {}), path: inference.path, backend: inference.backend, ...(inference.gemm ? { gemm: inference.gemm.name } : {}), seconds };
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return;
     }
@@ -45,7 +55,7 @@ const stdinLines = (): string[] => readFileSync(0, 'utf8').split(/\r?\n/).filter
  * `adamant predict MODEL_DIR --csv FILE` for table models ("-" reads the CSV from stdin).
  */
 export async function predictCommand(modelDir: string, texts: string[], options: PredictOptions): Promise<void> {
-  const inference = await Inference.load(modelDir, options);
+  const inference = await loadInference(modelDir, options);
   try {
     const { saved } = inference;
     const head = { units: inference.outputs, ...(saved.labels ? { labels: saved.labels } : {}) };

@@ -37,6 +37,8 @@ export interface TrainingOptions {
   dashboard?: boolean;
   /** false: no /metrics (--no-metrics). */
   metrics?: boolean;
+  /** The GEMM engine the job asks of workers without their own --gemm (fused path only). */
+  gemm?: import('@adamant/core').GemmChoice;
 }
 
 /** Where a run's model goes when `--out` is not given: runs/<config name>-<time>. */
@@ -97,6 +99,7 @@ export async function prepareCoordinator(
     ...(options.maxChunkGradNorm !== undefined ? { maxChunkGradNorm: options.maxChunkGradNorm } : {}),
     ...(options.dashboard ? { dashboard: true } : {}),
     ...(options.metrics === false ? { metrics: false } : {}),
+    ...(options.gemm ? { gemm: options.gemm } : {}),
     log,
     onWorker: progress.worker,
     onStep: progress.step,
@@ -105,7 +108,10 @@ export async function prepareCoordinator(
   });
   coordinator.writeRunFiles(out);
   const bad = coordinator.data.badRows;
-  if (bad) log.warn(`skipped ${bad.count} bad rows of ${config.data.path}`, { first: bad.examples[0] });
+  if (bad) {
+    const files = config.validationData ? `${config.data.path} and ${config.validationData.path}` : config.data.path;
+    log.warn(`skipped ${bad.count} bad rows of ${files}`, { first: bad.examples[0] });
+  }
   warnIfSlowPath(coordinator.layers, config, log);
   if (options.init && !resumed) {
     const initial = await loadModel(options.init);
@@ -220,6 +226,7 @@ export async function finishTraining(run: PreparedRun, result: TrainingResult, o
     }
     const epochs = stop ? stop.epoch : result.epochs;
     const best = result.best ? ` (best epoch ${result.best.epoch} in ${path.join(out, BEST_MODEL_DIR)})` : '';
-    process.stdout.write(`trained ${plural(epochs, 'epoch')}, ${plural(result.steps, 'step')} in ${result.seconds.toFixed(1)} s${rate}; model saved to ${out}${best}\n`);
+    const on = result.workerBackends.length > 0 ? ` on ${result.workerBackends.join(', ')}` : '';
+    process.stdout.write(`trained ${plural(epochs, 'epoch')}, ${plural(result.steps, 'step')} in ${result.seconds.toFixed(1)} s${rate}${on}; model saved to ${out}${best}\n`);
   }
 }

@@ -3,13 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { WorkerEvent } from '@adamant/coordinator';
-import { ConnectError } from '@adamant/core';
+import { ConnectError, type GemmEngineName, type Log } from '@adamant/core';
+import { loadGemmEngine, usesFusedPath } from '@adamant/worker';
 import { warnOfIdleWorkers } from '../idleWorkers.js';
 import { createLog, type LogLevel } from '../logger.js';
 import { ensureWritableDir } from '../systemErrors.js';
 import { stderrArea } from '../terminal.js';
 import { withoutWorkerEnv } from '../workerEnv.js';
-import { finishTraining, prepareCoordinator, stopOnSignals, type TrainingOptions } from './shared.js';
+import { finishTraining, prepareCoordinator, type PreparedRun, stopOnSignals, type TrainingOptions } from './shared.js';
 
 export interface TrainCommandOptions extends TrainingOptions {
   workers: number;
@@ -60,6 +61,17 @@ function readWorkerLine(line: string, worker: LocalWorker, json: boolean): { fat
 }
 
 /**
+ * The engine the local workers compute with, when the job takes the fused path: resolved here,
+ * once, so that `auto` falling back to wasm is said in one line (not once per worker), and a
+ * missing OpenBLAS with `--gemm openblas` fails before any worker starts.
+ */
+function localGemm(run: PreparedRun, choice: TrainCommandOptions['gemm'], log: Log): GemmEngineName | undefined {
+  const { config, layers } = run.coordinator;
+  if (!usesFusedPath({ layers, loss: config.loss, metrics: config.metrics })) return undefined;
+  return loadGemmEngine(choice ?? 'auto', { onFallback: (line) => log.warn(line) }).name;
+}
+
+/**
  * `adamant train`: the local simulation. A coordinator in this process and N worker processes
  * (`adamant worker`) on loopback, exactly the multi-machine path with every host on this one.
  * Workers are started with --reconnect-timeout 0: they end with this process, and when it is
@@ -91,9 +103,11 @@ export async function trainCommand(configPath: string | undefined, options: Trai
         const dashboard = `${url.replace(/^ws/, 'http')}/`;
         log.announce('dashboard', { url: dashboard }, `dashboard: ${dashboard}`);
       }
+      const gemm = localGemm(run, options.gemm, log);
       for (let n = 0; n < options.workers; n++) {
         const args = [cliEntry, 'worker', '--connect', url, '--connect-timeout', '10', '--reconnect-timeout', '0', '--log-level', options.logLevel];
         if (options.backend) args.push('--backend', options.backend);
+        if (gemm) args.push('--gemm', gemm);
         if (json) args.push('--log-json');
         const child = spawn(process.execPath, args, {
           // Their own process group: a Ctrl-C in the terminal reaches this process alone, which then stops them in order.

@@ -1,4 +1,4 @@
-import type { BackendName } from '@adamant/core';
+import type { BackendName, GemmChoice } from '@adamant/core';
 import { CoordinatorStoppedError, runWorker } from '@adamant/worker';
 import { createLog, type LogLevel } from '../logger.js';
 import { readTrustedCa } from '../tls.js';
@@ -9,6 +9,7 @@ export interface WorkerCommandOptions {
   token?: string;
   tokenFile?: string;
   backend?: BackendName;
+  gemm?: GemmChoice;
   maxParams: number;
   handshakeTimeout: number;
   connectTimeout: number;
@@ -35,6 +36,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<void
       ...(tls ? { tls } : {}),
       ...(token ? { token } : {}),
       ...(options.backend ? { backend: options.backend } : {}),
+      ...(options.gemm ? { gemm: options.gemm } : {}),
       connectTimeoutMs: options.connectTimeout * 1000,
       reconnectTimeoutMs: options.reconnectTimeout * 1000,
       maxParams: options.maxParams,

@@ -4,7 +4,8 @@
  * at least (the least busy worker's time), `waiting` how much longer the slowest one computed,
  * which the others spent idle. `communication` is the rest of the gather (sending the weights and
  * rows, the results' way back, decoding and checking them). `update` runs after the last result:
- * the optimizer's step on the server. Without compute times from the workers (an older worker),
+ * the optimizer's step on the server, its serial part (with an embedding, the table rows the next
+ * step does not read are updated while that step computes, outside this split). Without compute times from the workers (an older worker),
  * compute and waiting are null and communication is the whole gather.
  */
 export interface StepTimeSplit {

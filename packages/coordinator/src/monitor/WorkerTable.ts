@@ -13,6 +13,7 @@ export interface WorkerRow {
   name: string;
   /** address:port of its current (or last) connection. */
   address: string;
+  /** Its backend identity once ready: the tfjs backend and, on the fused path, the GEMM engine ("wasm+openblas 0.3.21 Haswell"). */
   backend: string | null;
   state: WorkerState;
   /** Chunk results received from it (training and validation). */

@@ -1,5 +1,5 @@
 import type { AdamConfig, AdamSpec } from '../config/optimizer.js';
-import { checkState, type Optimizer, type OptimizerState } from './optimizer.js';
+import { checkRanges, checkState, type Optimizer, type OptimizerState } from './optimizer.js';
 import { learningRateAt } from './schedules.js';
 
 const f32 = Math.fround;
@@ -25,6 +25,8 @@ export class Adam implements Optimizer {
   readonly m: Float32Array;
   readonly v: Float32Array;
   private stepCount = 0;
+  /** `applyRange`'s one range, as `applyRanges` takes it. */
+  private readonly range = new Uint32Array(2);
   /** beta1^t and beta2^t, as float32 running products like tf.train.adam's accBeta variables. */
   private accBeta1: number;
   private accBeta2: number;
@@ -58,12 +60,17 @@ export class Adam implements Optimizer {
    * ranges of the step are done. Lazy embedding updates use this to skip untouched rows.
    */
   applyRange(params: Float32Array, grads: Float32Array, from: number, to: number): void {
-    if (params.length !== this.size || grads.length !== this.size) {
-      throw new RangeError(`Adam.apply: expected ${this.size} values, got params ${params.length}, grads ${grads.length}`);
-    }
     if (from < 0 || to > this.size || from > to) throw new RangeError(`Adam.applyRange: [${from}, ${to}) is outside [0, ${this.size})`);
-    if (this.config.epsilonInsideSqrt) this.applyEpsilonInside(params, grads, from, to);
-    else this.applyLikeTfjs(params, grads, from, to);
+    this.range[0] = from;
+    this.range[1] = to;
+    this.applyRanges(params, grads, this.range, 1);
+  }
+
+  /** Updates the parameters of `pairs` disjoint ranges [bounds[2k], bounds[2k + 1]) for the current step. */
+  applyRanges(params: Float32Array, grads: Float32Array, bounds: Uint32Array, pairs: number): void {
+    checkRanges('Adam.apply', this.size, params, grads, bounds, pairs);
+    if (this.config.epsilonInsideSqrt) this.applyEpsilonInside(params, grads, bounds, pairs);
+    else this.applyLikeTfjs(params, grads, bounds, pairs);
   }
 
   /** Ends the step: advances t and the running powers beta^t. */
@@ -73,7 +80,7 @@ export class Adam implements Optimizer {
     this.accBeta2 = f32(this.accBeta2 * f32(this.config.beta2));
   }
 
-  private applyLikeTfjs(params: Float32Array, grads: Float32Array, from: number, to: number): void {
+  private applyLikeTfjs(params: Float32Array, grads: Float32Array, bounds: Uint32Array, pairs: number): void {
     const { m, v } = this;
     const beta1 = f32(this.config.beta1);
     const beta2 = f32(this.config.beta2);
@@ -83,33 +90,39 @@ export class Adam implements Optimizer {
     const oneMinusAccBeta2 = f32(1 - this.accBeta2);
     const negLr = f32(-this.learningRate());
     const eps = f32(this.config.epsilon);
-    for (let i = from; i < to; i++) {
-      const g = grads[i]!;
-      const mi = f32(f32(m[i]! * beta1) + f32(g * oneMinusBeta1));
-      const vi = f32(f32(v[i]! * beta2) + f32(f32(g * g) * oneMinusBeta2));
-      m[i] = mi;
-      v[i] = vi;
-      const mHat = f32(mi / oneMinusAccBeta1);
-      const vHat = f32(vi / oneMinusAccBeta2);
-      const ratio = f32(mHat / f32(f32(Math.sqrt(vHat)) + eps));
-      params[i] = f32(ratio * negLr) + params[i]!;
+    for (let k = 0; k < 2 * pairs; k += 2) {
+      const to = bounds[k + 1]!;
+      for (let i = bounds[k]!; i < to; i++) {
+        const g = grads[i]!;
+        const mi = f32(f32(m[i]! * beta1) + f32(g * oneMinusBeta1));
+        const vi = f32(f32(v[i]! * beta2) + f32(f32(g * g) * oneMinusBeta2));
+        m[i] = mi;
+        v[i] = vi;
+        const mHat = f32(mi / oneMinusAccBeta1);
+        const vHat = f32(vi / oneMinusAccBeta2);
+        const ratio = f32(mHat / f32(f32(Math.sqrt(vHat)) + eps));
+        params[i] = f32(ratio * negLr) + params[i]!;
+      }
     }
   }
 
-  private applyEpsilonInside(params: Float32Array, grads: Float32Array, from: number, to: number): void {
+  private applyEpsilonInside(params: Float32Array, grads: Float32Array, bounds: Uint32Array, pairs: number): void {
     const { m, v } = this;
     const { beta1, beta2, epsilon } = this.config;
     const learningRate = this.learningRate();
     const t = this.stepCount + 1;
     const correction1 = 1 - beta1 ** t;
     const correction2 = 1 - beta2 ** t;
-    for (let i = from; i < to; i++) {
-      const g = grads[i]!;
-      const mi = beta1 * m[i]! + (1 - beta1) * g;
-      const vi = beta2 * v[i]! + (1 - beta2) * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      params[i] = params[i]! - (learningRate * (mi / correction1)) / Math.sqrt(vi / correction2 + epsilon);
+    for (let k = 0; k < 2 * pairs; k += 2) {
+      const to = bounds[k + 1]!;
+      for (let i = bounds[k]!; i < to; i++) {
+        const g = grads[i]!;
+        const mi = beta1 * m[i]! + (1 - beta1) * g;
+        const vi = beta2 * v[i]! + (1 - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        params[i] = params[i]! - (learningRate * (mi / correction1)) / Math.sqrt(vi / correction2 + epsilon);
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 import type { AdamWSpec } from '../config/optimizer.js';
 import { Adam } from './adam.js';
-import { checkState, type Optimizer, type OptimizerState, type WeightRange } from './optimizer.js';
+import { checkRanges, checkState, type Optimizer, type OptimizerState, type WeightRange } from './optimizer.js';
 
 const f32 = Math.fround;
 
@@ -24,6 +24,8 @@ export class AdamW implements Optimizer {
   private readonly adam: Adam;
   /** The decayed parts of the parameter vector as [from, to) pairs, in layout order, adjacent ones merged. */
   private readonly decayed: Int32Array;
+  /** `applyRange`'s one range, as `applyRanges` takes it. */
+  private readonly range = new Uint32Array(2);
 
   constructor(
     readonly size: number,
@@ -49,12 +51,17 @@ export class AdamW implements Optimizer {
   }
 
   applyRange(params: Float32Array, grads: Float32Array, from: number, to: number): void {
-    if (params.length !== this.size || grads.length !== this.size) {
-      throw new RangeError(`AdamW.apply: expected ${this.size} values, got params ${params.length}, grads ${grads.length}`);
-    }
     if (from < 0 || to > this.size || from > to) throw new RangeError(`AdamW.applyRange: [${from}, ${to}) is outside [0, ${this.size})`);
-    if (this.spec.weightDecay > 0) this.decay(params, from, to);
-    this.adam.applyRange(params, grads, from, to);
+    this.range[0] = from;
+    this.range[1] = to;
+    this.applyRanges(params, grads, this.range, 1);
+  }
+
+  /** Each parameter of the ranges is decayed, then stepped by Adam: per parameter, the order of `apply`. */
+  applyRanges(params: Float32Array, grads: Float32Array, bounds: Uint32Array, pairs: number): void {
+    checkRanges('AdamW.apply', this.size, params, grads, bounds, pairs);
+    if (this.spec.weightDecay > 0) for (let k = 0; k < 2 * pairs; k += 2) this.decay(params, bounds[k]!, bounds[k + 1]!);
+    this.adam.applyRanges(params, grads, bounds, pairs);
   }
 
   finishStep(): void {

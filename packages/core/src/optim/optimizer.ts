@@ -21,8 +21,10 @@ export interface WeightRange {
 
 /**
  * The parameter server's optimizer over one flat Float32Array of parameters. A step is either
- * one `apply`, or several `applyRange` calls over disjoint ranges followed by one `finishStep`
- * (lazy embedding updates skip the rows a step did not touch). Build one with `createOptimizer`.
+ * one `apply`, or several `applyRange`/`applyRanges` calls over disjoint ranges followed by one
+ * `finishStep` (lazy embedding updates skip the rows a step did not touch; a split update does the
+ * rows the next step reads first). Every optimizer is element-wise, so how a step's parameters are
+ * cut into ranges, and in what order, changes no bit. Build one with `createOptimizer`.
  * Gradient clipping is not the optimizer's: the parameter server clips the mean gradient first
  * (`createGradientClipping`), since a global norm needs the whole gradient before any range.
  */
@@ -39,6 +41,8 @@ export interface Optimizer {
   apply(params: Float32Array, grads: Float32Array): void;
   /** Updates only parameters [from, to) for the current step. */
   applyRange(params: Float32Array, grads: Float32Array, from: number, to: number): void;
+  /** Updates the parameters of `pairs` disjoint ranges [bounds[2k], bounds[2k + 1]) for the current step: many ranges for the price of one call. */
+  applyRanges(params: Float32Array, grads: Float32Array, bounds: Uint32Array, pairs: number): void;
   /** Ends a step applied by ranges. */
   finishStep(): void;
   /** A copy of the state. */
@@ -47,6 +51,18 @@ export interface Optimizer {
   restore(state: OptimizerState): void;
   /** The spec it was built from (a copy): `createOptimizer(o.getConfig(), o.size)` builds its twin. */
   getConfig(): OptimizerSpec;
+}
+
+/**
+ * Checks `applyRanges`' arguments: both arrays of `size` values, and `pairs` ranges within them.
+ * Throws RangeError naming `who` and the first bad range.
+ */
+export function checkRanges(who: string, size: number, params: Float32Array, grads: Float32Array, bounds: Uint32Array, pairs: number): void {
+  if (params.length !== size || grads.length !== size) throw new RangeError(`${who}: expected ${size} values, got params ${params.length}, grads ${grads.length}`);
+  if (!(pairs >= 0 && 2 * pairs <= bounds.length)) throw new RangeError(`${who}: ${pairs} ranges, but ${bounds.length} bounds`);
+  for (let k = 0; k < 2 * pairs; k += 2) {
+    if (bounds[k]! > bounds[k + 1]! || bounds[k + 1]! > size) throw new RangeError(`${who}: [${bounds[k]}, ${bounds[k + 1]}) is outside [0, ${size})`);
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { SgdSpec } from '../config/optimizer.js';
-import { checkState, type Optimizer, type OptimizerState } from './optimizer.js';
+import { checkRanges, checkState, type Optimizer, type OptimizerState } from './optimizer.js';
 import { learningRateAt } from './schedules.js';
 
 const f32 = Math.fround;
@@ -20,6 +20,8 @@ export class SGD implements Optimizer {
   /** The velocity; empty without momentum, as Keras creates none. */
   private readonly velocity: Float32Array;
   private stepCount = 0;
+  /** `applyRange`'s one range, as `applyRanges` takes it. */
+  private readonly range = new Uint32Array(2);
 
   constructor(
     readonly size: number,
@@ -42,30 +44,35 @@ export class SGD implements Optimizer {
   }
 
   applyRange(params: Float32Array, grads: Float32Array, from: number, to: number): void {
-    if (params.length !== this.size || grads.length !== this.size) {
-      throw new RangeError(`SGD.apply: expected ${this.size} values, got params ${params.length}, grads ${grads.length}`);
-    }
     if (from < 0 || to > this.size || from > to) throw new RangeError(`SGD.applyRange: [${from}, ${to}) is outside [0, ${this.size})`);
+    this.range[0] = from;
+    this.range[1] = to;
+    this.applyRanges(params, grads, this.range, 1);
+  }
+
+  applyRanges(params: Float32Array, grads: Float32Array, bounds: Uint32Array, pairs: number): void {
+    checkRanges('SGD.apply', this.size, params, grads, bounds, pairs);
     const lr = f32(this.learningRate());
-    if (this.spec.momentum === 0) {
-      for (let i = from; i < to; i++) params[i] = params[i]! - f32(grads[i]! * lr);
-      return;
-    }
     const m = this.velocity;
     const momentum = f32(this.spec.momentum);
-    if (this.spec.nesterov) {
-      for (let i = from; i < to; i++) {
-        const step = f32(grads[i]! * lr);
-        const mi = f32(f32(m[i]! * momentum) - step);
-        m[i] = mi;
-        params[i] = params[i]! + f32(f32(mi * momentum) - step);
+    for (let k = 0; k < 2 * pairs; k += 2) {
+      const to = bounds[k + 1]!;
+      if (this.spec.momentum === 0) {
+        for (let i = bounds[k]!; i < to; i++) params[i] = params[i]! - f32(grads[i]! * lr);
+      } else if (this.spec.nesterov) {
+        for (let i = bounds[k]!; i < to; i++) {
+          const step = f32(grads[i]! * lr);
+          const mi = f32(f32(m[i]! * momentum) - step);
+          m[i] = mi;
+          params[i] = params[i]! + f32(f32(mi * momentum) - step);
+        }
+      } else {
+        for (let i = bounds[k]!; i < to; i++) {
+          const mi = f32(f32(m[i]! * momentum) - f32(grads[i]! * lr));
+          m[i] = mi;
+          params[i] = params[i]! + mi;
+        }
       }
-      return;
-    }
-    for (let i = from; i < to; i++) {
-      const mi = f32(f32(m[i]! * momentum) - f32(grads[i]! * lr));
-      m[i] = mi;
-      params[i] = params[i]! + mi;
     }
   }
 

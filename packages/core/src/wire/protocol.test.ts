@@ -15,6 +15,7 @@ describe('createCodec round trips', () => {
     ['hello', { type: 'hello', protocol: PROTOCOL_VERSION, proof: Buffer.alloc(32, 7), name: 'host-a:1234' }],
     ['hello without a token', { type: 'hello', protocol: PROTOCOL_VERSION, name: 'host-a:1234' }],
     ['ready', { type: 'ready', backend: 'wasm' }],
+    ['ready on the fused path', { type: 'ready', backend: 'wasm', gemm: 'openblas', gemmBuild: '0.3.21 Haswell' }],
     ['failed', { type: 'failed', code: 'E_SHAPE', message: 'model has 3 parameters, expected 4' }],
   ];
 

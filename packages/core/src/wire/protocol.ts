@@ -9,7 +9,14 @@ import { NONCE_BYTES } from './auth.js';
  * binary fields' layouts are read and written in one place, payloads.ts.
  * docs/protocol.md describes the exchange; bump PROTOCOL_VERSION on any incompatible change.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
+
+/** The GEMM engines of a worker's fused path (the worker's gemm/), fastest first: the order `auto` tries them in. */
+export const GEMM_ENGINE_NAMES = ['openblas', 'wasm'] as const;
+export type GemmEngineName = (typeof GEMM_ENGINE_NAMES)[number];
+/** What a command line or a job may ask for: an engine, or `auto`, the fastest that loads. */
+export const GEMM_CHOICES = ['auto', ...GEMM_ENGINE_NAMES] as const;
+export type GemmChoice = (typeof GEMM_CHOICES)[number];
 
 const bytes = z.instanceof(Uint8Array);
 const nonNegInt = z.int().min(0);
@@ -36,10 +43,18 @@ const helloSchema = z.strictObject({
   jobId: z.string().max(64).optional(),
 });
 
-/** "I built the model on this backend and am ready for steps." */
+/**
+ * "I built the model on this backend and am ready for steps"; on the fused path, "and my matrix
+ * products run on this GEMM engine". Backend, engine and build are the worker's identity: workers
+ * agree to the bit only when all three agree.
+ */
 const readySchema = z.strictObject({
   type: z.literal('ready'),
   backend: z.enum(RESOLVED_BACKEND_NAMES),
+  /** Absent when the job trains on autodiff, which has no engine. */
+  gemm: z.enum(GEMM_ENGINE_NAMES).optional(),
+  /** What else fixes the engine's bits, e.g. OpenBLAS's version and CPU kernel ("0.3.21 Haswell"). */
+  gemmBuild: z.string().max(64).optional(),
 });
 
 /**
@@ -95,6 +110,8 @@ export const workerJobSchema = z.strictObject({
   inputShape: z.array(z.int().positive()).min(1),
   /** Length of the flat parameter vector; the worker checks its model against it. */
   paramCount: nonNegInt,
+  /** The GEMM engine of the fused path for workers that do not choose one themselves (default auto). */
+  gemm: z.enum(GEMM_CHOICES).optional(),
 });
 export type WorkerJob = z.infer<typeof workerJobSchema>;
 

@@ -1,14 +1,17 @@
 import { ShapeError, type ResolvedBackend, type WorkerJob } from '@adamant/core';
+import type { GemmEngine } from '../gemm/GemmEngine.js';
+import { WasmGemm } from '../gemm/WasmGemm.js';
 import type { ChunkGradient, GradientPath } from '../GradientPath.js';
 import { FusedModel } from './FusedModel.js';
 
 /**
  * A chunk's gradient without tfjs autodiff, for the models core's fusedSupport accepts: a
  * FusedModel (embedding, recurrent layers, dropout, pooling, dense layers, head) computes the
- * forward and backward passes with few, large backend matMuls and typed-array loops, where tfjs
- * autodiff spends its time in per-op overhead (and cannot differentiate an embedding on wasm at
- * all). Every operation has fixed shapes and order, so a chunk's result is bitwise the same on a
- * given backend whichever worker computes it. Tested against AutodiffGradients.
+ * forward and backward passes with few, large matrix products on a GEMM engine and typed-array
+ * loops, where tfjs autodiff spends its time in per-op overhead (and cannot differentiate an
+ * embedding on wasm at all). Every operation has fixed shapes and order, so a chunk's result is
+ * bitwise the same on a given backend and engine whichever worker computes it. Tested against
+ * AutodiffGradients. Without an engine it uses the wasm engine (tfjs's matMul on the backend).
  *
  * Besides the GradientPath, it predicts and evaluates on the same weights (forward only).
  */
@@ -19,8 +22,9 @@ export class FusedGradients implements GradientPath {
   constructor(
     readonly job: WorkerJob,
     readonly backend: ResolvedBackend,
+    readonly gemm: GemmEngine = new WasmGemm(),
   ) {
-    this.model = new FusedModel(job);
+    this.model = new FusedModel(job, gemm);
     if (this.model.paramCount !== job.paramCount) {
       throw new ShapeError(`the model has ${this.model.paramCount} parameters, but the coordinator's has ${job.paramCount}`);
     }

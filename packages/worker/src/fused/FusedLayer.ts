@@ -1,10 +1,11 @@
 import type { ParamEntry } from '@adamant/core';
+import type { GemmEngine } from '../gemm/GemmEngine.js';
 
 /**
  * The contract between the fused path's layers. A fused model is a stack of FusedLayers, each
  * computing its forward and backward pass on row-major Float32Arrays (large products on the
- * tfjs backend through matrix.ts, element-wise work in plain loops), in a fixed order so that a
- * chunk's result is bitwise the same whichever worker computes it.
+ * model's GEMM engine, element-wise work in plain loops), in a fixed order so that a chunk's
+ * result is bitwise the same whichever worker computes it on a given engine.
  */
 
 /** What flows between layers, per sample: a sequence of `steps` vectors, or one vector. */
@@ -49,6 +50,8 @@ export interface LayerContext {
   /** The layer's weights in the parameter layout, in tfjs's order (kernel, recurrent kernel, bias, ...). */
   weights: readonly ParamEntry[];
   scratch: Scratch;
+  /** The engine every matrix product of the model runs on. */
+  gemm: GemmEngine;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type SparseRows,
   type WorkerJob,
 } from '@adamant/core';
+import type { GemmEngine } from '../gemm/GemmEngine.js';
 import { createLayer } from './createLayer.js';
 import type { DenseSpec } from './dense.js';
 import { FusedEmbedding } from './embedding.js';
@@ -33,7 +34,8 @@ export interface FusedStep {
  * A model on the fused path: the stack of FusedLayers the job's `model` list describes, then its
  * head. Each layer gets its weight entries from the parameter layout of the very tfjs model the
  * coordinator builds (names, shapes, order), so the flat weight and gradient vectors are
- * interchangeable with autodiff's. Runs on the current tfjs backend (see useBackend).
+ * interchangeable with autodiff's. Its matrix products run on `gemm`, the engine it is given (the
+ * wasm engine on the current tfjs backend, see useBackend, or OpenBLAS).
  *
  * Inputs come sample-major, as on the wire: token ids [B, T], or float sequences [B, T, F],
  * which the model turns time-major for its layers.
@@ -48,7 +50,10 @@ export class FusedModel {
   private readonly inputSize: number;
   private readonly scratch = new Scratch();
 
-  constructor(readonly spec: FusedModelSpec) {
+  constructor(
+    readonly spec: FusedModelSpec,
+    readonly gemm: GemmEngine,
+  ) {
     const support = fusedSupport(spec.layers, spec.loss, spec.metrics);
     if (!support.ok) throw new ShapeError(`the fused path does not support this model: ${support.reason}`);
     // The layout (names, shapes, order) comes from the very model tfjs would build.
@@ -64,7 +69,7 @@ export class FusedModel {
     let head: FusedHead | undefined;
     spec.layers.forEach((layerSpec, index) => {
       const count = weightCounts[index] ?? 0;
-      const ctx = { index, input, weights: this.layout.entries.slice(at, at + count), scratch: this.scratch };
+      const ctx = { index, input, weights: this.layout.entries.slice(at, at + count), scratch: this.scratch, gemm };
       at += count;
       if (index === last) {
         head = new FusedHead(layerSpec as DenseSpec, ctx, spec.loss);

@@ -6,6 +6,11 @@ import { Scratch, type LayerContext } from './FusedLayer.js';
 import { FusedGru } from './gru.js';
 import { FusedLstm } from './lstm.js';
 import { timeMajor } from './matrix.js';
+import type { GemmEngine } from '../gemm/GemmEngine.js';
+import { probeGemmEngines } from '../gemm/loadGemmEngine.js';
+
+/** The engine of the suite running now: each engine runs the suite below. */
+let gemm: GemmEngine;
 
 const [B, T, F, H] = [3, 5, 4, 6];
 /** Unrelated parameters before the layer's, so that its offsets matter. */
@@ -71,7 +76,7 @@ function tfjsExpected(spec: BidirectionalLayerSpec, x: Float32Array, R: Float32A
 }
 
 function context(entries: ParamEntry[]): LayerContext {
-  return { index: 1, input: { kind: 'sequence', steps: T, width: F }, weights: entries, scratch: new Scratch() };
+  return { index: 1, input: { kind: 'sequence', steps: T, width: F }, weights: entries, scratch: new Scratch(), gemm };
 }
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, name: string): void {
@@ -88,71 +93,80 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, nam
 
 const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
 
-describe('FusedBidirectional', () => {
-  beforeAll(async () => {
-    tf.enableProdMode();
-    await tf.setBackend('cpu');
-  });
+for (const { name, engine, unavailable } of probeGemmEngines()) {
+  // OpenBLAS is installed here and in CI; elsewhere its suite is skipped, with the reason in its name.
+  describe.skipIf(!engine)(`on the ${name} GEMM engine${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
+    beforeAll(() => {
+      gemm = engine!;
+    });
 
-  const x = uniform(B * T * F, 1);
-  const input = timeMajor(x, B, T, F, new Float32Array(x.length));
+    describe('FusedBidirectional', () => {
+      beforeAll(async () => {
+        tf.enableProdMode();
+        await tf.setBackend('cpu');
+      });
 
-  for (const inner of ['gru', 'lstm'] as const) {
-    for (const mergeMode of MERGE_MODES) {
-      for (const returnSequences of [true, false]) {
-        it(`around ${inner}, mergeMode ${mergeMode}, returnSequences ${returnSequences}: output, d input and every weight gradient equal tfjs`, () => {
-          const spec = bidirectional(inner, mergeMode, returnSequences);
-          const width = mergeMode === 'concat' ? 2 * H : H;
-          const R = uniform((returnSequences ? T : 1) * B * width, 4);
-          const expected = tfjsExpected(spec, x, R);
-          const { entries, flat } = bidirectionalWeights(inner);
-          const layer = new FusedBidirectional(spec, context(entries), makeInner);
-          expect(layer.output).toEqual(returnSequences ? { kind: 'sequence', steps: T, width } : { kind: 'vector', width });
-          layer.setWeights(flat);
-          const output = layer.forward(input, B, { training: true, seed: 0 });
-          const grads = new Float32Array(flat.length);
-          const dInput = layer.backward(returnSequences ? timeMajor(R, B, T, width, new Float32Array(R.length)) : R.slice(), B, grads, true);
-          expectClose(output, returnSequences ? timeMajor(expected.output, B, T, width, new Float32Array(R.length)) : expected.output, 'output');
-          expectClose(dInput, timeMajor(expected.dInput, B, T, F, new Float32Array(x.length)), 'd input');
-          for (const [i, e] of entries.entries()) expectClose(grads.subarray(e.offset, e.offset + e.size), expected.dWeights[i]!, e.name);
-          expect([...grads.subarray(0, LEAD)]).toEqual(new Array(LEAD).fill(0));
-          layer.dispose();
-        });
+      const x = uniform(B * T * F, 1);
+      const input = timeMajor(x, B, T, F, new Float32Array(x.length));
+
+      for (const inner of ['gru', 'lstm'] as const) {
+        for (const mergeMode of MERGE_MODES) {
+          for (const returnSequences of [true, false]) {
+            it(`around ${inner}, mergeMode ${mergeMode}, returnSequences ${returnSequences}: output, d input and every weight gradient equal tfjs`, () => {
+              const spec = bidirectional(inner, mergeMode, returnSequences);
+              const width = mergeMode === 'concat' ? 2 * H : H;
+              const R = uniform((returnSequences ? T : 1) * B * width, 4);
+              const expected = tfjsExpected(spec, x, R);
+              const { entries, flat } = bidirectionalWeights(inner);
+              const layer = new FusedBidirectional(spec, context(entries), makeInner);
+              expect(layer.output).toEqual(returnSequences ? { kind: 'sequence', steps: T, width } : { kind: 'vector', width });
+              layer.setWeights(flat);
+              const output = layer.forward(input, B, { training: true, seed: 0 });
+              const grads = new Float32Array(flat.length);
+              const dInput = layer.backward(returnSequences ? timeMajor(R, B, T, width, new Float32Array(R.length)) : R.slice(), B, grads, true);
+              expectClose(output, returnSequences ? timeMajor(expected.output, B, T, width, new Float32Array(R.length)) : expected.output, 'output');
+              expectClose(dInput, timeMajor(expected.dInput, B, T, F, new Float32Array(x.length)), 'd input');
+              for (const [i, e] of entries.entries()) expectClose(grads.subarray(e.offset, e.offset + e.size), expected.dWeights[i]!, e.name);
+              expect([...grads.subarray(0, LEAD)]).toEqual(new Array(LEAD).fill(0));
+              layer.dispose();
+            });
+          }
+        }
       }
-    }
-  }
 
-  it('the same call twice gives the same bits, and leaves no tensors behind', () => {
-    const { entries, flat } = bidirectionalWeights('gru');
-    const before = tf.memory().numTensors;
-    const layer = new FusedBidirectional(bidirectional('gru', 'mul', true), context(entries), makeInner);
-    layer.setWeights(flat);
-    const held = tf.memory().numTensors;
-    const R = uniform(T * B * H, 5);
-    const pass = () => {
-      const output = layer.forward(input, B, { training: true, seed: 0 }).slice();
-      const grads = new Float32Array(flat.length);
-      const dInput = layer.backward(R.slice(), B, grads, true).slice();
-      return { output, dInput, grads };
-    };
-    const [first, second] = [pass(), pass()];
-    expect(bits(second.output)).toEqual(bits(first.output));
-    expect(bits(second.dInput)).toEqual(bits(first.dInput));
-    expect(bits(second.grads)).toEqual(bits(first.grads));
-    expect(tf.memory().numTensors).toBe(held);
-    // Without needInput, the weight gradients are the same and no input gradient is returned.
-    layer.forward(input, B, { training: true, seed: 0 });
-    const grads = new Float32Array(flat.length);
-    expect(layer.backward(R.slice(), B, grads, false).length).toBe(0);
-    expect(bits(grads)).toEqual(bits(first.grads));
-    layer.dispose();
-    expect(tf.memory().numTensors).toBe(before);
-  });
+      it('the same call twice gives the same bits, and leaves no tensors behind', () => {
+        const { entries, flat } = bidirectionalWeights('gru');
+        const before = tf.memory().numTensors;
+        const layer = new FusedBidirectional(bidirectional('gru', 'mul', true), context(entries), makeInner);
+        layer.setWeights(flat);
+        const held = tf.memory().numTensors;
+        const R = uniform(T * B * H, 5);
+        const pass = () => {
+          const output = layer.forward(input, B, { training: true, seed: 0 }).slice();
+          const grads = new Float32Array(flat.length);
+          const dInput = layer.backward(R.slice(), B, grads, true).slice();
+          return { output, dInput, grads };
+        };
+        const [first, second] = [pass(), pass()];
+        expect(bits(second.output)).toEqual(bits(first.output));
+        expect(bits(second.dInput)).toEqual(bits(first.dInput));
+        expect(bits(second.grads)).toEqual(bits(first.grads));
+        expect(tf.memory().numTensors).toBe(held);
+        // Without needInput, the weight gradients are the same and no input gradient is returned.
+        layer.forward(input, B, { training: true, seed: 0 });
+        const grads = new Float32Array(flat.length);
+        expect(layer.backward(R.slice(), B, grads, false).length).toBe(0);
+        expect(bits(grads)).toEqual(bits(first.grads));
+        layer.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      });
 
-  it('refuses an odd weight list and a vector input with a ShapeError', () => {
-    const { entries } = bidirectionalWeights('gru');
-    const spec = bidirectional('gru', 'sum', true);
-    expect(() => new FusedBidirectional(spec, context(entries.slice(0, 5)), makeInner)).toThrow(/layer 1 \(bidirectional\): has 5 weights/);
-    expect(() => new FusedBidirectional(spec, { ...context(entries), input: { kind: 'vector', width: F } }, makeInner)).toThrow(ShapeError);
+      it('refuses an odd weight list and a vector input with a ShapeError', () => {
+        const { entries } = bidirectionalWeights('gru');
+        const spec = bidirectional('gru', 'sum', true);
+        expect(() => new FusedBidirectional(spec, context(entries.slice(0, 5)), makeInner)).toThrow(/layer 1 \(bidirectional\): has 5 weights/);
+        expect(() => new FusedBidirectional(spec, { ...context(entries), input: { kind: 'vector', width: F } }, makeInner)).toThrow(ShapeError);
+      });
+    });
   });
-});
+}

@@ -39,7 +39,7 @@ export class FusedBidirectional implements FusedLayer {
     }
     const half = ctx.weights.length / 2;
     const direction = (weights: LayerContext['weights'], name: string) =>
-      makeInner(spec.layer, { index: ctx.index, input: ctx.input, weights, scratch: new PrefixedScratch(ctx.scratch, `${ctx.index}.${name}/`) });
+      makeInner(spec.layer, { index: ctx.index, input: ctx.input, weights, scratch: new PrefixedScratch(ctx.scratch, `${ctx.index}.${name}/`), gemm: ctx.gemm });
     this.forwardLayer = direction(ctx.weights.slice(0, half), 'forward');
     this.backwardLayer = direction(ctx.weights.slice(half), 'backward');
     const inner = this.forwardLayer.output;

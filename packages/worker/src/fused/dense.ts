@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
 import { activate, activationBackward, ShapeError, type LayerSpec } from '@adamant/core';
+import type { ConstantMatrix, GemmEngine } from '../gemm/GemmEngine.js';
 import type { Activations, ForwardMode, FusedLayer, LayerContext, Scratch } from './FusedLayer.js';
-import { matMul, transpose } from './matrix.js';
-import { addInto, matrixAndTranspose } from './recurrent.js';
+import { addInto, NO_INPUT_GRADIENT } from './recurrent.js';
 
 export type DenseSpec = Extract<LayerSpec, { type: 'dense' }>;
 
@@ -23,7 +22,7 @@ export function denseWeights(spec: DenseSpec, ctx: LayerContext): { inputs: numb
 
 /**
  * A hidden dense layer on the fused path: y = activation(x W + b) for one vector per sample,
- * with x W, dX = dZ W^T and dW = X^T dZ as backend matMuls and the bias and activation in
+ * with x W, dX = dZ W^T and dW = X^T dZ as products on the GEMM engine and the bias and activation in
  * typed-array loops (core's activate / activationBackward, tfjs's definitions). The model's
  * last dense layer is its head (head.ts), which hands its pre-activations to the loss instead.
  */
@@ -36,8 +35,10 @@ export class FusedDense implements FusedLayer {
   private readonly offsets: { kernel: number; bias?: number };
   private readonly bias: Float32Array;
   private readonly scratch: Scratch;
-  /** W [inputs, units] and W^T on the backend. */
-  private kernel?: [tf.Tensor2D, tf.Tensor2D];
+  private readonly gemm: GemmEngine;
+  /** W [inputs, units], kept by the engine. */
+  private readonly kernel: ConstantMatrix;
+  private weightsSet = false;
   private tape?: { input: Float32Array; preActivation: Float32Array; output: Float32Array; batch: number };
 
   constructor(spec: DenseSpec, ctx: LayerContext) {
@@ -50,13 +51,15 @@ export class FusedDense implements FusedLayer {
     this.offsets = offsets;
     this.bias = new Float32Array(spec.units);
     this.scratch = ctx.scratch;
+    this.gemm = ctx.gemm;
+    this.kernel = ctx.gemm.constantMatrix(inputs, spec.units);
   }
 
   setWeights(flat: Float32Array): void {
     const [I, U] = [this.inputs, this.spec.units];
-    for (const t of this.kernel ?? []) t.dispose();
-    this.kernel = matrixAndTranspose(flat.slice(this.offsets.kernel, this.offsets.kernel + I * U), I, U);
+    this.kernel.set(flat.subarray(this.offsets.kernel, this.offsets.kernel + I * U));
     if (this.offsets.bias !== undefined) this.bias.set(flat.subarray(this.offsets.bias, this.offsets.bias + U));
+    this.weightsSet = true;
   }
 
   private buffer(name: string, length: number): Float32Array<ArrayBuffer> {
@@ -65,9 +68,9 @@ export class FusedDense implements FusedLayer {
 
   forward(input: Float32Array, B: number, mode: ForwardMode): Float32Array {
     const [I, U] = [this.inputs, this.spec.units];
-    if (!this.kernel) throw new ShapeError(`layer ${this.index} (dense): forward before setWeights`);
+    if (!this.weightsSet) throw new ShapeError(`layer ${this.index} (dense): forward before setWeights`);
     if (input.length !== B * I) throw new ShapeError(`layer ${this.index} (dense): input of ${input.length} values, expected ${B}x${I}`);
-    const z = matMul(input, [B, I], this.kernel[0], this.buffer('preActivation', B * U));
+    const z = this.kernel.multiply(input, B, false, this.buffer('preActivation', B * U));
     // tfjs adds the bias to the float32 product (biasAdd), then activates.
     if (this.offsets.bias !== undefined) for (let k = 0; k < B * U; k++) z[k] = z[k]! + this.bias[k % U]!;
     const output = this.spec.activation === 'linear' ? z : activate(this.spec.activation, z, B, U, this.buffer('output', B * U));
@@ -81,21 +84,17 @@ export class FusedDense implements FusedLayer {
     if (!tape || tape.batch !== B) throw new ShapeError(`layer ${this.index} (dense): backward without a training forward of ${B} samples`);
     if (dOutput.length !== B * U) throw new ShapeError(`layer ${this.index} (dense): output gradient of ${dOutput.length} values, expected ${B}x${U}`);
     const dZ = activationBackward(this.spec.activation, tape.preActivation, tape.output, dOutput, B, U, this.buffer('dPreActivation', B * U));
-    const dZTensor = tf.tensor2d(dZ, [B, U]);
-    try {
-      const inputT = transpose(tape.input, B, I, this.buffer('inputT', I * B));
-      addInto(grads, this.offsets.kernel, matMul(inputT, [I, B], dZTensor, this.buffer('dKernel', I * U)));
-    } finally {
-      dZTensor.dispose();
-    }
+    const dKernel = this.buffer('dKernel', I * U);
+    this.gemm.gemm(true, false, I, U, B, tape.input, dZ, dKernel);
+    addInto(grads, this.offsets.kernel, dKernel);
     const bias = this.offsets.bias;
     if (bias !== undefined) for (let b = 0; b < B; b++) for (let u = 0; u < U; u++) grads[bias + u] = grads[bias + u]! + dZ[b * U + u]!;
-    return needInput ? matMul(dZ, [B, U], this.kernel![1], this.buffer('dInput', B * I)) : new Float32Array(0);
+    return needInput ? this.kernel.multiply(dZ, B, true, this.buffer('dInput', B * I)) : NO_INPUT_GRADIENT;
   }
 
   dispose(): void {
-    for (const t of this.kernel ?? []) t.dispose();
-    this.kernel = undefined;
+    this.kernel.dispose();
+    this.weightsSet = false;
     this.tape = undefined;
   }
 }

@@ -4,6 +4,7 @@ import { mixSeed, mulberry32 } from '@adamant/core';
 import { dropoutMultipliers, FusedDropout } from './dropout.js';
 import { Scratch } from './FusedLayer.js';
 import { timeMajor } from './matrix.js';
+import { WasmGemm } from '../gemm/WasmGemm.js';
 
 describe('fused dropout', () => {
   beforeAll(async () => {
@@ -29,7 +30,7 @@ describe('fused dropout', () => {
 
   it('multiplies by the mask forward and backward in training, and passes through in inference', () => {
     const [B, T, W, index, seed] = [3, 4, 2, 5, 99];
-    const layer = new FusedDropout({ type: 'dropout', rate: 0.4 }, { index, input: { kind: 'sequence', steps: T, width: W }, weights: [], scratch: new Scratch() });
+    const layer = new FusedDropout({ type: 'dropout', rate: 0.4 }, { index, input: { kind: 'sequence', steps: T, width: W }, weights: [], scratch: new Scratch(), gemm: new WasmGemm() });
     const random = mulberry32(3);
     const x = Float32Array.from({ length: T * B * W }, () => random() * 2 - 1);
     const mask = dropoutMultipliers(0.4, mixSeed(seed, index), B, T, W, new Float32Array(T * B * W));

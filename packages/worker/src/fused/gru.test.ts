@@ -4,6 +4,11 @@ import { mulberry32, ShapeError, type LayerSpec, type ParamEntry } from '@adaman
 import { timeMajor } from './matrix.js';
 import { Scratch } from './FusedLayer.js';
 import { FusedGru } from './gru.js';
+import type { GemmEngine } from '../gemm/GemmEngine.js';
+import { probeGemmEngines } from '../gemm/loadGemmEngine.js';
+
+/** The engine of the suite running now: each engine runs the suite below. */
+let gemm: GemmEngine;
 
 type GruSpec = Extract<LayerSpec, { type: 'gru' }>;
 
@@ -123,7 +128,7 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, nam
 
 function runFused(spec: GruSpec, x: Float32Array, R: Float32Array) {
   const { entries, flat } = gruWeights(spec.resetAfter);
-  const layer = new FusedGru(spec, { index: 2, input: { kind: 'sequence', steps: T, width: F }, weights: entries, scratch: new Scratch() });
+  const layer = new FusedGru(spec, { index: 2, input: { kind: 'sequence', steps: T, width: F }, weights: entries, scratch: new Scratch(), gemm });
   layer.setWeights(flat);
   const output = layer.forward(timeMajor(x, B, T, F, new Float32Array(x.length)), B, { training: true, seed: 0 }).slice();
   const dOutput = spec.returnSequences ? timeMajor(R, B, T, H, new Float32Array(R.length)) : R.slice();
@@ -133,84 +138,93 @@ function runFused(spec: GruSpec, x: Float32Array, R: Float32Array) {
   return { entries, output, dInput, grads };
 }
 
-describe('FusedGru', () => {
-  beforeAll(async () => {
-    tf.enableProdMode();
-    await tf.setBackend('cpu');
-  });
-
-  const x = uniform(B * T * F, 1);
-  const shapes = (resetAfter: boolean) => gruWeights(resetAfter).entries.map((e) => e.shape);
-
-  it('the op-level reference equals tfjs-layers GRU (resetAfter false), output and gradients', () => {
-    const R = uniform(B * T * H, 3);
-    const { values } = gruWeights(false);
-    const reference = referenceExpected(values, shapes(false), false, true, x, R);
-    const layer = layerExpected(values, shapes(false), true, x, R);
-    expectClose(reference.output, layer.output, 'output');
-    expectClose(reference.dInput, layer.dInput, 'd input');
-    for (const [i, d] of reference.dWeights.entries()) expectClose(d, layer.dWeights[i]!, `weight ${i}`);
-  });
-
-  for (const resetAfter of [false, true]) {
-    for (const returnSequences of [true, false]) {
-      const against = resetAfter ? 'the op-level reference (tfjs-layers has no resetAfter)' : 'tfjs-layers GRU';
-      it(`resetAfter ${resetAfter}, returnSequences ${returnSequences}: output, d input and every weight gradient equal ${against}`, () => {
-        const R = uniform((returnSequences ? T : 1) * B * H, 4);
-        const { values } = gruWeights(resetAfter);
-        const expected = resetAfter
-          ? referenceExpected(values, shapes(true), true, returnSequences, x, R)
-          : layerExpected(values, shapes(false), returnSequences, x, R);
-        const actual = runFused(gru(resetAfter, returnSequences), x, R);
-        expectClose(actual.output, returnSequences ? timeMajor(expected.output, B, T, H, new Float32Array(expected.output.length)) : expected.output, 'output');
-        expectClose(actual.dInput, timeMajor(expected.dInput, B, T, F, new Float32Array(x.length)), 'd input');
-        for (const [i, e] of actual.entries.entries()) expectClose(actual.grads.subarray(e.offset, e.offset + e.size), expected.dWeights[i]!, e.name);
-        // Nothing outside the layer's own weights is touched.
-        expect([...actual.grads.subarray(0, LEAD), ...actual.grads.subarray(actual.grads.length - TAIL)]).toEqual(new Array(LEAD + TAIL).fill(0));
-      });
-    }
-  }
-
-  const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
-
-  for (const resetAfter of [false, true]) {
-    it(`resetAfter ${resetAfter}: the same call twice gives the same bits, backward adds into grads, inference matches, no tensor leaks`, () => {
-      const { entries, flat } = gruWeights(resetAfter);
-      const before = tf.memory().numTensors;
-      const layer = new FusedGru(gru(resetAfter, true), { index: 0, input: { kind: 'sequence', steps: T, width: F }, weights: entries, scratch: new Scratch() });
-      layer.setWeights(flat);
-      const held = tf.memory().numTensors;
-      const input = timeMajor(x, B, T, F, new Float32Array(x.length));
-      const R = uniform(T * B * H, 5);
-      const pass = (grads = new Float32Array(flat.length)) => {
-        const output = layer.forward(input, B, { training: true, seed: 0 }).slice();
-        const dInput = layer.backward(R.slice(), B, grads, true).slice();
-        return { output, dInput, grads };
-      };
-      const first = pass();
-      const second = pass();
-      expect(bits(second.output)).toEqual(bits(first.output));
-      expect(bits(second.dInput)).toEqual(bits(first.dInput));
-      expect(bits(second.grads)).toEqual(bits(first.grads));
-      expect(tf.memory().numTensors).toBe(held);
-      // Backward adds: a second pass into the same vector doubles it, exactly.
-      const doubled = pass(first.grads.slice()).grads;
-      expect(bits(doubled)).toEqual(bits(first.grads.map((g) => g * 2)));
-      // Inference gives the training forward's bits and keeps no tape.
-      expect(bits(layer.forward(input, B, { training: false, seed: 0 }))).toEqual(bits(first.output));
-      expect(() => layer.backward(R.slice(), B, new Float32Array(flat.length), false)).toThrow(ShapeError);
-      layer.dispose();
-      expect(tf.memory().numTensors).toBe(before);
+for (const { name, engine, unavailable } of probeGemmEngines()) {
+  // OpenBLAS is installed here and in CI; elsewhere its suite is skipped, with the reason in its name.
+  describe.skipIf(!engine)(`on the ${name} GEMM engine${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
+    beforeAll(() => {
+      gemm = engine!;
     });
-  }
 
-  it('refuses what it does not implement with a ShapeError naming the layer', () => {
-    const { entries } = gruWeights(false);
-    const ctx = { index: 4, input: { kind: 'sequence', steps: T, width: F } as const, weights: entries, scratch: new Scratch() };
-    expect(() => new FusedGru({ ...gru(false, true), activation: 'relu' }, ctx)).toThrow(/layer 4 \(gru\).*activation tanh, not relu/);
-    expect(() => new FusedGru({ ...gru(false, true), recurrentActivation: 'tanh' }, ctx)).toThrow(ShapeError);
-    // resetAfter true needs a [2, 3H] bias; these weights have [3H].
-    expect(() => new FusedGru(gru(true, true), ctx)).toThrow(/gru_1\/bias \(bias\) has 18 values, expected 36/);
-    expect(() => new FusedGru(gru(false, true), { ...ctx, input: { kind: 'vector', width: F } })).toThrow(ShapeError);
+    describe('FusedGru', () => {
+      beforeAll(async () => {
+        tf.enableProdMode();
+        await tf.setBackend('cpu');
+      });
+
+      const x = uniform(B * T * F, 1);
+      const shapes = (resetAfter: boolean) => gruWeights(resetAfter).entries.map((e) => e.shape);
+
+      it('the op-level reference equals tfjs-layers GRU (resetAfter false), output and gradients', () => {
+        const R = uniform(B * T * H, 3);
+        const { values } = gruWeights(false);
+        const reference = referenceExpected(values, shapes(false), false, true, x, R);
+        const layer = layerExpected(values, shapes(false), true, x, R);
+        expectClose(reference.output, layer.output, 'output');
+        expectClose(reference.dInput, layer.dInput, 'd input');
+        for (const [i, d] of reference.dWeights.entries()) expectClose(d, layer.dWeights[i]!, `weight ${i}`);
+      });
+
+      for (const resetAfter of [false, true]) {
+        for (const returnSequences of [true, false]) {
+          const against = resetAfter ? 'the op-level reference (tfjs-layers has no resetAfter)' : 'tfjs-layers GRU';
+          it(`resetAfter ${resetAfter}, returnSequences ${returnSequences}: output, d input and every weight gradient equal ${against}`, () => {
+            const R = uniform((returnSequences ? T : 1) * B * H, 4);
+            const { values } = gruWeights(resetAfter);
+            const expected = resetAfter
+              ? referenceExpected(values, shapes(true), true, returnSequences, x, R)
+              : layerExpected(values, shapes(false), returnSequences, x, R);
+            const actual = runFused(gru(resetAfter, returnSequences), x, R);
+            expectClose(actual.output, returnSequences ? timeMajor(expected.output, B, T, H, new Float32Array(expected.output.length)) : expected.output, 'output');
+            expectClose(actual.dInput, timeMajor(expected.dInput, B, T, F, new Float32Array(x.length)), 'd input');
+            for (const [i, e] of actual.entries.entries()) expectClose(actual.grads.subarray(e.offset, e.offset + e.size), expected.dWeights[i]!, e.name);
+            // Nothing outside the layer's own weights is touched.
+            expect([...actual.grads.subarray(0, LEAD), ...actual.grads.subarray(actual.grads.length - TAIL)]).toEqual(new Array(LEAD + TAIL).fill(0));
+          });
+        }
+      }
+
+      const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
+
+      for (const resetAfter of [false, true]) {
+        it(`resetAfter ${resetAfter}: the same call twice gives the same bits, backward adds into grads, inference matches, no tensor leaks`, () => {
+          const { entries, flat } = gruWeights(resetAfter);
+          const before = tf.memory().numTensors;
+          const layer = new FusedGru(gru(resetAfter, true), { index: 0, input: { kind: 'sequence', steps: T, width: F }, weights: entries, scratch: new Scratch(), gemm });
+          layer.setWeights(flat);
+          const held = tf.memory().numTensors;
+          const input = timeMajor(x, B, T, F, new Float32Array(x.length));
+          const R = uniform(T * B * H, 5);
+          const pass = (grads = new Float32Array(flat.length)) => {
+            const output = layer.forward(input, B, { training: true, seed: 0 }).slice();
+            const dInput = layer.backward(R.slice(), B, grads, true).slice();
+            return { output, dInput, grads };
+          };
+          const first = pass();
+          const second = pass();
+          expect(bits(second.output)).toEqual(bits(first.output));
+          expect(bits(second.dInput)).toEqual(bits(first.dInput));
+          expect(bits(second.grads)).toEqual(bits(first.grads));
+          expect(tf.memory().numTensors).toBe(held);
+          // Backward adds: a second pass into the same vector doubles it, exactly.
+          const doubled = pass(first.grads.slice()).grads;
+          expect(bits(doubled)).toEqual(bits(first.grads.map((g) => g * 2)));
+          // Inference gives the training forward's bits and keeps no tape.
+          expect(bits(layer.forward(input, B, { training: false, seed: 0 }))).toEqual(bits(first.output));
+          expect(() => layer.backward(R.slice(), B, new Float32Array(flat.length), false)).toThrow(ShapeError);
+          layer.dispose();
+          expect(tf.memory().numTensors).toBe(before);
+        });
+      }
+
+      it('refuses what it does not implement with a ShapeError naming the layer', () => {
+        const { entries } = gruWeights(false);
+        const ctx = { index: 4, input: { kind: 'sequence', steps: T, width: F } as const, weights: entries, scratch: new Scratch(), gemm };
+        expect(() => new FusedGru({ ...gru(false, true), activation: 'relu' }, ctx)).toThrow(/layer 4 \(gru\).*activation tanh, not relu/);
+        expect(() => new FusedGru({ ...gru(false, true), recurrentActivation: 'tanh' }, ctx)).toThrow(ShapeError);
+        // resetAfter true needs a [2, 3H] bias; these weights have [3H].
+        expect(() => new FusedGru(gru(true, true), ctx)).toThrow(/gru_1\/bias \(bias\) has 18 values, expected 36/);
+        expect(() => new FusedGru(gru(false, true), { ...ctx, input: { kind: 'vector', width: F } })).toThrow(ShapeError);
+      });
+    });
   });
-});
+}

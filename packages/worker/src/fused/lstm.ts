@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
-import { ShapeError, sigmoid, type LayerSpec } from '@adamant/core';
+import { ShapeError, type LayerSpec } from '@adamant/core';
+import type { ConstantMatrix, GemmEngine } from '../gemm/GemmEngine.js';
 import type { Activations, ForwardMode, FusedLayer, LayerContext, Scratch } from './FusedLayer.js';
-import { matMul, shiftedTranspose, transpose } from './matrix.js';
-import { checkRecurrentActivations, checkWeightSize, matrixAndTranspose, NO_INPUT_GRADIENT, recurrentOutput, sequenceInput } from './recurrent.js';
+import { type GateFunctions, gateFunctionsFor } from './gateFunctions.js';
+import { checkRecurrentActivations, checkWeightSize, hiddenStates, NO_INPUT_GRADIENT, recurrentOutput, sequenceInput } from './recurrent.js';
 
 type LstmSpec = Extract<LayerSpec, { type: 'lstm' }>;
 
@@ -12,25 +12,25 @@ interface LstmTape {
   batch: number;
   /** Gate activations i, f, g, o per row: [T*B, 4H]. */
   gates: Float32Array;
-  /** Cell state c_t and tanh(c_t): [T*B, H]. */
-  cells: Float32Array;
+  /** Cell states c_{t-1} then c_t in row t*B + b of [(T+1)*B, H] (zeros first), and tanh(c_t) [T*B, H]. */
+  cellStates: Float32Array;
   cellTanh: Float32Array;
-  /** Hidden state h_t: [T*B, H]. */
-  hidden: Float32Array;
+  /** Hidden states h_{t-1}, [T*B, H]: zeros for t = 0, then h_0 .. h_{T-2} (the buffer that holds h_t, one block earlier). */
+  previousHidden: Float32Array;
 }
 
 /**
  * An LSTM layer on the fused path (tfjs-layers' LSTMCell: gates i, f, g, o in the kernel's
- * columns, tanh / sigmoid). The arithmetic goes to few, large matMuls on the backend:
+ * columns, tanh / sigmoid). The arithmetic goes to few, large products on the GEMM engine:
  *
- * - the input projections of all timesteps in one matMul;
- * - one recurrent matMul per timestep forward and one backward (h W_hh, dZ W_hh^T);
- * - the weight gradients of all timesteps in one matMul each (X^T dZ, H_prev^T dZ);
+ * - the input projections of all timesteps in one product;
+ * - one recurrent product per timestep forward and one backward (h W_hh, dZ W_hh^T);
+ * - the weight gradients of all timesteps in one product each (X^T dZ, H_prev^T dZ);
  *
- * and the element-wise gate work runs in plain typed-array loops between them. This is the
- * arithmetic of the original fused LSTM path, operation for operation, so models it trained
- * train to the same bits. Its kernel gradients are written, not added: the model zeroes the
- * gradient vector before each chunk and no other layer touches these entries.
+ * and the element-wise gate work runs in plain typed-array loops between them, with the engine's
+ * gate functions (gateFunctions.ts). On the wasm engine this is the arithmetic of the original
+ * fused LSTM path, operation for operation, so models it trained train to the same bits. Its kernel gradients are written, not added: the model zeroes
+ * the gradient vector before each chunk and no other layer touches these entries.
  */
 export class FusedLstm implements FusedLayer {
   readonly index: number;
@@ -44,9 +44,12 @@ export class FusedLstm implements FusedLayer {
   /** Offsets of the kernel, the recurrent kernel and the bias in the flat vector. */
   private readonly offsets: [number, number, number];
   private readonly bias: Float32Array;
-  /** W [F, 4H] and W^T, U [H, 4H] and U^T on the backend; the transposes feed the backward matMuls. */
-  private kernel?: [tf.Tensor2D, tf.Tensor2D];
-  private recurrent?: [tf.Tensor2D, tf.Tensor2D];
+  private readonly gemm: GemmEngine;
+  private readonly gateFunctions: GateFunctions;
+  /** W [F, 4H] and U [H, 4H], kept by the engine. */
+  private readonly kernel: ConstantMatrix;
+  private readonly recurrent: ConstantMatrix;
+  private weightsSet = false;
   private tape?: LstmTape;
 
   constructor(spec: LstmSpec | Omit<LstmSpec, 'inputShape'>, ctx: LayerContext) {
@@ -67,15 +70,19 @@ export class FusedLstm implements FusedLayer {
     if (ctx.weights.length !== 3) throw new ShapeError(`layer ${ctx.index} (lstm): has ${ctx.weights.length} weights, expected 3`);
     this.offsets = [ctx.weights[0]!.offset, ctx.weights[1]!.offset, ctx.weights[2]!.offset];
     this.bias = new Float32Array(4 * H);
+    this.gemm = ctx.gemm;
+    this.gateFunctions = gateFunctionsFor(ctx.gemm);
+    this.kernel = ctx.gemm.constantMatrix(width, 4 * H);
+    this.recurrent = ctx.gemm.constantMatrix(H, 4 * H);
   }
 
   setWeights(flat: Float32Array): void {
     const [F, H, G] = [this.inputWidth, this.units, 4 * this.units];
     const [k, r, b] = this.offsets;
-    this.disposeTensors();
-    this.kernel = matrixAndTranspose(flat.slice(k, k + F * G), F, G);
-    this.recurrent = matrixAndTranspose(flat.slice(r, r + H * G), H, G);
+    this.kernel.set(flat.subarray(k, k + F * G));
+    this.recurrent.set(flat.subarray(r, r + H * G));
     this.bias.set(flat.subarray(b, b + G));
+    this.weightsSet = true;
   }
 
   private buffer(name: string, length: number): Float32Array<ArrayBuffer> {
@@ -84,42 +91,48 @@ export class FusedLstm implements FusedLayer {
 
   forward(input: Float32Array, B: number, mode: ForwardMode): Float32Array {
     const [T, F, H, G] = [this.steps, this.inputWidth, this.units, 4 * this.units];
-    if (!this.kernel || !this.recurrent) throw new ShapeError(`layer ${this.index} (lstm): forward before setWeights`);
+    if (!this.weightsSet) throw new ShapeError(`layer ${this.index} (lstm): forward before setWeights`);
     if (input.length !== T * B * F) throw new ShapeError(`layer ${this.index} (lstm): input of ${input.length} values, expected ${T}x${B}x${F}`);
     this.tape = undefined;
-    // All timesteps' input projections in one matMul; the gates then overwrite it row by row.
-    const gates = matMul(input, [T * B, F], this.kernel[0], this.buffer('gates', T * B * G));
-    const cells = this.buffer('cells', T * B * H);
+    // All timesteps' input projections in one product; the gates then overwrite it row by row.
+    const gates = this.kernel.multiply(input, T * B, false, this.buffer('gates', T * B * G));
     const cellTanh = this.buffer('cellTanh', T * B * H);
-    const hidden = this.buffer('hidden', T * B * H);
+    const { hidden, previousHidden } = hiddenStates(this.buffer('hidden', (T + 1) * B * H), T, B, H);
+    // c_{t-1} of row t*B + b sits at that row of cellStates, c_t one block later: c_{-1} = 0 needs no branch.
+    const cellStates = this.buffer('cells', (T + 1) * B * H);
+    cellStates.fill(0, 0, B * H);
     const bias = this.bias;
     const recurrentOut = this.buffer('recurrentStep', B * G);
+    // h_{-1} = 0: no product at t = 0, and adding these zeros gives the bits the product's absence always gave.
+    const noRecurrence = this.buffer('noRecurrence', B * G).fill(0);
+    const { sigmoid, tanh } = this.gateFunctions;
     for (let t = 0; t < T; t++) {
-      const recurrent = t > 0 ? matMul(hidden.subarray((t - 1) * B * H, t * B * H), [B, H], this.recurrent[0], recurrentOut) : undefined;
+      const recurrent = t > 0 ? this.recurrent.multiply(hidden.subarray((t - 1) * B * H, t * B * H), B, false, recurrentOut) : noRecurrence;
       for (let b = 0; b < B; b++) {
         const row = t * B + b;
         const z = row * G;
         const s = row * H;
-        const prev = (row - B) * H;
+        const r = b * G;
+        const next = s + B * H;
+        // One pass per unit, in float64 until each value is stored: i, f, g, o, then c_t and h_t.
         for (let j = 0; j < H; j++) {
-          const r = recurrent ? b * G : 0;
-          const i = sigmoid(gates[z + j]! + (recurrent ? recurrent[r + j]! : 0) + bias[j]!);
-          const f = sigmoid(gates[z + H + j]! + (recurrent ? recurrent[r + H + j]! : 0) + bias[H + j]!);
-          const g = Math.tanh(gates[z + 2 * H + j]! + (recurrent ? recurrent[r + 2 * H + j]! : 0) + bias[2 * H + j]!);
-          const o = sigmoid(gates[z + 3 * H + j]! + (recurrent ? recurrent[r + 3 * H + j]! : 0) + bias[3 * H + j]!);
-          const c = f * (t > 0 ? cells[prev + j]! : 0) + i * g;
-          const tc = Math.tanh(c);
+          const i = sigmoid(gates[z + j]! + recurrent[r + j]! + bias[j]!);
+          const f = sigmoid(gates[z + H + j]! + recurrent[r + H + j]! + bias[H + j]!);
+          const g = tanh(gates[z + 2 * H + j]! + recurrent[r + 2 * H + j]! + bias[2 * H + j]!);
+          const o = sigmoid(gates[z + 3 * H + j]! + recurrent[r + 3 * H + j]! + bias[3 * H + j]!);
+          const c = f * cellStates[s + j]! + i * g;
+          const tc = tanh(c);
           gates[z + j] = i;
           gates[z + H + j] = f;
           gates[z + 2 * H + j] = g;
           gates[z + 3 * H + j] = o;
-          cells[s + j] = c;
+          cellStates[next + j] = c;
           cellTanh[s + j] = tc;
           hidden[s + j] = o * tc;
         }
       }
     }
-    if (mode.training) this.tape = { input, batch: B, gates, cells, cellTanh, hidden };
+    if (mode.training) this.tape = { input, batch: B, gates, cellStates, cellTanh, previousHidden };
     return this.returnSequences ? hidden : hidden.subarray((T - 1) * B * H);
   }
 
@@ -135,59 +148,48 @@ export class FusedLstm implements FusedLayer {
       dHidden = this.buffer('dHidden', T * B * H).fill(0);
       dHidden.set(dOutput, (T - 1) * B * H);
     }
-    const { gates, cells, cellTanh } = tape;
+    const { gates, cellStates, cellTanh } = tape;
     const dZ = this.buffer('dZ', T * B * G);
     const dCellNext = this.buffer('dCellNext', B * H).fill(0);
-    const dHiddenOut = this.buffer('dHiddenNext', B * H);
-    let dHiddenNext: Float32Array | undefined;
+    // d(loss)/d(h_t) through h_{t+1}: zeros at the last step, then each step's product.
+    let dHiddenNext: Float32Array = this.buffer('dHiddenNext', B * H).fill(0);
     for (let t = T - 1; t >= 0; t--) {
       for (let b = 0; b < B; b++) {
         const row = t * B + b;
-        const z = row * G;
-        const s = row * H;
-        const prev = (row - B) * H;
+        const [z, s, n] = [row * G, row * H, b * H];
         for (let j = 0; j < H; j++) {
-          const dh = dHidden[s + j]! + (dHiddenNext ? dHiddenNext[b * H + j]! : 0);
+          const dh = dHidden[s + j]! + dHiddenNext[n + j]!;
           const i = gates[z + j]!;
           const f = gates[z + H + j]!;
           const g = gates[z + 2 * H + j]!;
           const o = gates[z + 3 * H + j]!;
           const tc = cellTanh[s + j]!;
-          const dc = dh * o * (1 - tc * tc) + dCellNext[b * H + j]!;
-          const cPrev = t > 0 ? cells[prev + j]! : 0;
+          const dc = dh * o * (1 - tc * tc) + dCellNext[n + j]!;
           dZ[z + j] = dc * g * i * (1 - i);
-          dZ[z + H + j] = dc * cPrev * f * (1 - f);
+          dZ[z + H + j] = dc * cellStates[s + j]! * f * (1 - f);
           dZ[z + 2 * H + j] = dc * i * (1 - g * g);
           dZ[z + 3 * H + j] = dh * tc * o * (1 - o);
-          dCellNext[b * H + j] = dc * f;
+          dCellNext[n + j] = dc * f;
         }
       }
-      if (t > 0) dHiddenNext = matMul(dZ.subarray(t * B * G, (t + 1) * B * G), [B, G], this.recurrent![1], dHiddenOut);
+      if (t > 0) dHiddenNext = this.recurrent.multiply(dZ.subarray(t * B * G, (t + 1) * B * G), B, true, dHiddenNext);
     }
     const [kOff, rOff, bOff] = this.offsets;
     // Weight gradients of all timesteps at once: X^T dZ and H_prev^T dZ.
-    const dZTensor = tf.tensor2d(dZ, [T * B, G]);
-    try {
-      const inputT = transpose(tape.input, T * B, F, this.buffer('inputT', T * B * F));
-      matMul(inputT, [F, T * B], dZTensor, grads.subarray(kOff, kOff + F * G));
-      const hiddenT = shiftedTranspose(tape.hidden, T, B, H, this.buffer('hiddenT', H * T * B));
-      matMul(hiddenT, [H, T * B], dZTensor, grads.subarray(rOff, rOff + H * G));
-    } finally {
-      dZTensor.dispose();
-    }
+    this.gemm.gemmShared(true, G, T * B, dZ, [
+      { M: F, a: tape.input, out: grads.subarray(kOff, kOff + F * G) },
+      { M: H, a: tape.previousHidden, out: grads.subarray(rOff, rOff + H * G) },
+    ]);
     for (let row = 0; row < T * B; row++) {
       for (let k = 0; k < G; k++) grads[bOff + k] = grads[bOff + k]! + dZ[row * G + k]!;
     }
-    return needInput ? matMul(dZ, [T * B, G], this.kernel![1], this.buffer('dInput', T * B * F)) : NO_INPUT_GRADIENT;
-  }
-
-  private disposeTensors(): void {
-    for (const pair of [this.kernel, this.recurrent]) for (const t of pair ?? []) t.dispose();
+    return needInput ? this.kernel.multiply(dZ, T * B, true, this.buffer('dInput', T * B * F)) : NO_INPUT_GRADIENT;
   }
 
   dispose(): void {
-    this.disposeTensors();
-    this.kernel = this.recurrent = undefined;
+    this.kernel.dispose();
+    this.recurrent.dispose();
+    this.weightsSet = false;
     this.tape = undefined;
   }
 }

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Scratch } from './FusedLayer.js';
 import { timeMajor } from './matrix.js';
 import { FusedGlobalPooling1d } from './pooling.js';
+import { WasmGemm } from '../gemm/WasmGemm.js';
 
 const [B, T, W] = [2, 4, 3];
 
@@ -27,7 +28,7 @@ describe('fused global pooling', () => {
         const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(reduce(v), tf.tensor2d(dy, [B, W]))))(input);
         return [reduce(input).dataSync() as Float32Array, grad.dataSync() as Float32Array];
       });
-      const layer = new FusedGlobalPooling1d({ type }, { index: 2, input: { kind: 'sequence', steps: T, width: W }, weights: [], scratch: new Scratch() });
+      const layer = new FusedGlobalPooling1d({ type }, { index: 2, input: { kind: 'sequence', steps: T, width: W }, weights: [], scratch: new Scratch(), gemm: new WasmGemm() });
       expect(layer.output).toEqual({ kind: 'vector', width: W });
       const output = layer.forward(timeMajor(x, B, T, W, new Float32Array(x.length)), B, { training: true, seed: 0 });
       expect(Array.from(output)).toEqual(Array.from(values));

@@ -1,12 +1,10 @@
-import * as tf from '@tensorflow/tfjs';
 import { ShapeError, type RecurrentLayerSpec } from '@adamant/core';
-import { matMul, transpose } from './matrix.js';
 import { type Activations, type LayerContext, Scratch } from './FusedLayer.js';
 
 /**
  * What the fused recurrent layers (gru.ts, bidirectional.ts, and lstm.ts where it uses them)
  * share: their activation support, their input and output shapes, and the small typed-array
- * and backend chores around their matMuls.
+ * chores around their matrix products.
  */
 
 /** The activations the fused recurrent cells implement; the fused support check sends other jobs to autodiff. */
@@ -60,19 +58,6 @@ export function addInto(grads: Float32Array, offset: number, values: Float32Arra
   for (let k = 0; k < values.length; k++) grads[offset + k] = grads[offset + k]! + values[k]!;
 }
 
-/**
- * out = left [rows, inner] times right [inner, cols], both row-major typed arrays: a weight's
- * gradient over all steps at once (X^T dZ, H_prev^T dZ) in one backend matMul.
- */
-export function product(left: Float32Array, leftShape: [number, number], right: Float32Array, cols: number, out: Float32Array): Float32Array {
-  const rightTensor = tf.tensor2d(right, [leftShape[1], cols]);
-  try {
-    return matMul(left, leftShape, rightTensor, out);
-  } finally {
-    rightTensor.dispose();
-  }
-}
-
 /** out[k] = the sum of column k of a row-major [rows, cols] matrix, added row by row (a bias gradient). */
 export function columnSums(values: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
   out.fill(0);
@@ -80,9 +65,14 @@ export function columnSums(values: Float32Array, rows: number, cols: number, out
   return out;
 }
 
-/** A [rows, cols] backend matrix and its transpose (kept for the backward matMuls: transposed matMuls are slow on wasm). */
-export function matrixAndTranspose(values: Float32Array, rows: number, cols: number): [tf.Tensor2D, tf.Tensor2D] {
-  return [tf.tensor2d(values, [rows, cols]), tf.tensor2d(transpose(values, rows, cols), [cols, rows])];
+/**
+ * The hidden states of a sequence in a buffer of (T+1)*B*H values: `hidden` [T*B, H] holds h_t in
+ * row t*B + b, and `previousHidden`, the same memory one block of B rows earlier, holds h_{t-1}
+ * there, zeros for t = 0. The weight gradient H_prev^T dZ then reads it in place, without a copy.
+ */
+export function hiddenStates(buffer: Float32Array, T: number, B: number, H: number): { hidden: Float32Array; previousHidden: Float32Array } {
+  buffer.fill(0, 0, B * H);
+  return { hidden: buffer.subarray(B * H, (T + 1) * B * H), previousHidden: buffer.subarray(0, T * B * H) };
 }
 
 /**
