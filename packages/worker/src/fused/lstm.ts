@@ -46,6 +46,9 @@ export class FusedLstm implements FusedLayer {
   private readonly bias: Float32Array;
   private readonly gemm: GemmEngine;
   private readonly gateFunctions: GateFunctions;
+  /** Working rows of the forward loop: a row's 4H gate values and H cell states. */
+  private readonly rowGates: Float64Array;
+  private readonly rowCells: Float64Array;
   /** W [F, 4H] and U [H, 4H], kept by the engine. */
   private readonly kernel: ConstantMatrix;
   private readonly recurrent: ConstantMatrix;
@@ -72,6 +75,8 @@ export class FusedLstm implements FusedLayer {
     this.bias = new Float32Array(4 * H);
     this.gemm = ctx.gemm;
     this.gateFunctions = gateFunctionsFor(ctx.gemm);
+    this.rowGates = new Float64Array(4 * H);
+    this.rowCells = new Float64Array(H);
     this.kernel = ctx.gemm.constantMatrix(width, 4 * H);
     this.recurrent = ctx.gemm.constantMatrix(H, 4 * H);
   }
@@ -105,7 +110,9 @@ export class FusedLstm implements FusedLayer {
     const recurrentOut = this.buffer('recurrentStep', B * G);
     // h_{-1} = 0: no product at t = 0, and adding these zeros gives the bits the product's absence always gave.
     const noRecurrence = this.buffer('noRecurrence', B * G).fill(0);
-    const { sigmoid, tanh } = this.gateFunctions;
+    const gate = this.gateFunctions;
+    // One row's pre-activations, then activations, and its cell states, in float64 (the values the gates always had).
+    const [pre, cell] = [this.rowGates, this.rowCells];
     for (let t = 0; t < T; t++) {
       const recurrent = t > 0 ? this.recurrent.multiply(hidden.subarray((t - 1) * B * H, t * B * H), B, false, recurrentOut) : noRecurrence;
       for (let b = 0; b < B; b++) {
@@ -114,21 +121,25 @@ export class FusedLstm implements FusedLayer {
         const s = row * H;
         const r = b * G;
         const next = s + B * H;
-        // One pass per unit, in float64 until each value is stored: i, f, g, o, then c_t and h_t.
+        for (let k = 0; k < G; k++) pre[k] = gates[z + k]! + recurrent[r + k]! + bias[k]!;
+        // i and f, g, o.
+        gate.sigmoidInPlace(pre, 0, 2 * H);
+        gate.tanhInPlace(pre, 2 * H, 3 * H);
+        gate.sigmoidInPlace(pre, 3 * H, G);
         for (let j = 0; j < H; j++) {
-          const i = sigmoid(gates[z + j]! + recurrent[r + j]! + bias[j]!);
-          const f = sigmoid(gates[z + H + j]! + recurrent[r + H + j]! + bias[H + j]!);
-          const g = tanh(gates[z + 2 * H + j]! + recurrent[r + 2 * H + j]! + bias[2 * H + j]!);
-          const o = sigmoid(gates[z + 3 * H + j]! + recurrent[r + 3 * H + j]! + bias[3 * H + j]!);
+          const [i, f, g, o] = [pre[j]!, pre[H + j]!, pre[2 * H + j]!, pre[3 * H + j]!];
           const c = f * cellStates[s + j]! + i * g;
-          const tc = tanh(c);
           gates[z + j] = i;
           gates[z + H + j] = f;
           gates[z + 2 * H + j] = g;
           gates[z + 3 * H + j] = o;
           cellStates[next + j] = c;
-          cellTanh[s + j] = tc;
-          hidden[s + j] = o * tc;
+          cell[j] = c;
+        }
+        gate.tanhInPlace(cell, 0, H);
+        for (let j = 0; j < H; j++) {
+          cellTanh[s + j] = cell[j]!;
+          hidden[s + j] = pre[3 * H + j]! * cell[j]!;
         }
       }
     }
