@@ -54,6 +54,8 @@ export class ParameterServer {
   /** Proves most updates finite in advance, so only the others pay for a copy and a check. */
   private readonly bound: AdamOverflowBound;
   private readonly split: SplitUpdate | undefined;
+  /** The memory of the table values `tableRowsFor` returns, reused from message to message. */
+  private tableValues = new Float32Array(0);
   /** Milliseconds the last `update()` took: the serial part, when it was split. */
   updateMs = 0;
 
@@ -114,12 +116,16 @@ export class ParameterServer {
   /**
    * The embedding rows some chunks' inputs read, with their current values; undefined without an
    * embedding. The next step's rows are ready after a split update's first part; any other row
-   * finishes the update first.
+   * finishes the update first. The values are a view of memory this server reuses: valid until the
+   * next call (a step message is encoded before the next one is built).
    */
   tableRowsFor(inputs: readonly Float32Array[]): { tableRows: Uint8Array<ArrayBuffer>; tableValues: Uint8Array<ArrayBuffer> } | undefined {
     if (!this.table) return undefined;
     if (!this.split!.covers(inputs)) this.finishUpdate();
-    return stepTableRows(inputs, this.table, this.weights);
+    return stepTableRows(inputs, this.table, this.weights, (length) => {
+      if (this.tableValues.length < length) this.tableValues = new Float32Array(length);
+      return this.tableValues;
+    });
   }
 
   /** Starts summing a step of `chunkCount` chunks covering `batchSize` samples. */

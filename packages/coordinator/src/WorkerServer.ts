@@ -17,6 +17,7 @@ import {
 import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, MIN_BUFFERED_BYTES_BOUND, type ConnectionLimits } from './connectionLimits.js';
 import { backendIdentity, checkJob, checkProof, sessionName } from './handshake.js';
 import { createUpgradeServer, type ListenAddress, listenOn, type ListenTarget } from './listenTarget.js';
+import { FramePool } from './FramePool.js';
 import { LogThrottle } from './LogThrottle.js';
 import { closeSocket, type Connection, type WorkerServerHandlers, type WorkerSession } from './workerSession.js';
 import type { HttpRouteHandler, SessionObserver } from './WorkerServerHooks.js';
@@ -117,9 +118,9 @@ export class WorkerServer {
     const connection = this.connections.get(session.id);
     if (!connection || connection.closed) return;
     try {
-      const frame = this.codec.encode(message);
+      const frame = this.codec.encode(message, connection.frames.take());
       this.largestMessage = Math.max(this.largestMessage, frame.byteLength);
-      session.socket.send(frame);
+      session.socket.send(frame, () => connection.frames.give(frame));
       this.options.observer?.traffic(session, 0, frame.byteLength);
     } catch (err) {
       this.options.log.warn('cannot send to worker; dropping it', { worker: session.name, error: (err as Error).message });
@@ -203,7 +204,7 @@ export class WorkerServer {
     const remoteAddress = request.socket.remoteAddress ?? '?';
     const address = `${remoteAddress}:${request.socket.remotePort ?? '?'}`;
     const session: WorkerSession = { id: this.nextWorkerId++, name: address, socket, state: 'handshake', heardAt: performance.now() };
-    const connection: Connection = { session, nonce: newNonce(), remoteAddress, address, authenticated: false, closed: false };
+    const connection: Connection = { session, nonce: newNonce(), remoteAddress, address, authenticated: false, closed: false, frames: new FramePool() };
     this.connections.set(session.id, connection);
     socket.on('pong', () => {
       session.heardAt = performance.now();

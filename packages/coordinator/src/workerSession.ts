@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import { closeReason, type AdamantError, type ChunkResult } from '@adamant/core';
+import type { FramePool } from './FramePool.js';
 
 /** One worker connection, from its first byte to its close. */
 export interface WorkerSession {
@@ -39,6 +40,8 @@ export interface Connection {
   authenticated: boolean;
   /** Rejected or dropped: its later frames are ignored. */
   closed: boolean;
+  /** The buffers its outgoing frames are encoded in. */
+  readonly frames: FramePool;
   handshakeTimer?: NodeJS.Timeout;
 }
 

@@ -93,9 +93,10 @@ export function distinctRows(ids: readonly Float32Array[], rows: number): Uint32
   return out;
 }
 
-/** Rows `rows` of a row-major table of width `dim`, packed one after another. */
-export function gatherTableRows(table: Float32Array, rows: Uint32Array, dim: number): Float32Array {
-  const out = new Float32Array(rows.length * dim);
+/** Rows `rows` of a row-major table of width `dim`, packed one after another (into the start of `into` when given). */
+export function gatherTableRows(table: Float32Array, rows: Uint32Array, dim: number, into?: Float32Array): Float32Array {
+  if (into && into.length < rows.length * dim) throw new RangeError(`gatherTableRows: ${rows.length} rows of ${dim} do not fit in ${into.length} floats`);
+  const out = into ? into.subarray(0, rows.length * dim) : new Float32Array(rows.length * dim);
   for (let k = 0; k < rows.length; k++) out.set(table.subarray(rows[k]! * dim, (rows[k]! + 1) * dim), k * dim);
   return out;
 }

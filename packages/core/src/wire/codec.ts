@@ -6,7 +6,12 @@ import { type CoordinatorMessage, coordinatorMessageSchema, PROTOCOL_VERSION, VE
 
 /** Packs and unpacks messages; msgpackr is the one implementation. */
 export interface MessageCodec {
-  encode(message: WorkerMessage | CoordinatorMessage): Uint8Array;
+  /**
+   * Packs a message. With `into`, the frame is written from the start of that buffer (a larger
+   * new one if it does not fit: the frame's own buffer tells) instead of msgpackr's shared one, so
+   * a caller that sends large frames can reuse a few buffers rather than allocate one per frame.
+   */
+  encode(message: WorkerMessage | CoordinatorMessage, into?: Uint8Array): Uint8Array;
   decodeWorkerMessage(frame: Uint8Array, peer: string): WorkerMessage;
   decodeCoordinatorMessage(frame: Uint8Array, peer: string): CoordinatorMessage;
 }
@@ -30,6 +35,9 @@ function checkVersion(raw: unknown, peer: string, us: string): void {
   throw new ProtocolError(`${peer}${who} speaks protocol ${protocol}, ${us} speaks ${PROTOCOL_VERSION}; run the same Adamant version on both`, 'E_VERSION');
 }
 
+/** The fresh shared buffer msgpackr gets back after an `encode(message, into)` (it grows one as needed). */
+const SHARED_BUFFER_BYTES = 8192;
+
 export function createCodec(): MessageCodec {
   // Plain maps (no record extension) keep frames readable by any msgpack implementation.
   const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -49,7 +57,16 @@ export function createCodec(): MessageCodec {
     return parsed.data;
   };
   return {
-    encode: (message) => packr.pack(message),
+    encode: (message, into) => {
+      if (!into) return packr.pack(message);
+      packr.useBuffer(into);
+      try {
+        return packr.pack(message);
+      } finally {
+        // msgpackr's buffer is shared by every pack() in the process: later frames must not land in `into`.
+        packr.useBuffer(Buffer.allocUnsafeSlow(SHARED_BUFFER_BYTES));
+      }
+    },
     decodeWorkerMessage: (frame, peer) => decode(workerMessageSchema, frame, peer, 'the coordinator'),
     decodeCoordinatorMessage: (frame, peer) => decode(coordinatorMessageSchema, frame, peer, 'this worker'),
   };

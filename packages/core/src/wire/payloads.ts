@@ -109,14 +109,18 @@ export function describeNonFinite(part: ChunkGradientPart, layout: ParamLayout, 
 /**
  * The embedding rows a step's chunks read (the distinct token ids of their inputs), with their
  * current values from `params`: with an embedding, a worker gets only these rows of the table.
+ * `valuesBuffer`, when given, lends the memory for the values (at least `length` floats), for a
+ * caller that encodes the message before it builds the next one.
  */
 export function stepTableRows(
   inputs: readonly Float32Array[],
   table: EmbeddingTable,
   params: Float32Array,
+  valuesBuffer?: (length: number) => Float32Array,
 ): { tableRows: Uint8Array<ArrayBuffer>; tableValues: Uint8Array<ArrayBuffer> } {
   const rows = distinctRows(inputs, table.rows);
-  return { tableRows: wordBytes(rows), tableValues: wordBytes(gatherTableRows(params, rows, table.dim)) };
+  const values = gatherTableRows(params, rows, table.dim, valuesBuffer?.(rows.length * table.dim));
+  return { tableRows: wordBytes(rows), tableValues: wordBytes(values) };
 }
 
 /**

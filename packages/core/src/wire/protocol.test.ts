@@ -109,6 +109,42 @@ describe('createCodec round trips', () => {
   });
 });
 
+describe('createCodec encoding into a given buffer', () => {
+  const step = (values: number): CoordinatorMessage => ({
+    type: 'step',
+    step: 7,
+    weights: floatBytes(Float32Array.from({ length: values }, (_, k) => k / 3)),
+    chunks: [{ index: 0, samples: 1, seed: 1, x: floatBytes(Float32Array.of(1, 2)), y: floatBytes(Float32Array.of(1)) }],
+  });
+
+  it('writes the bytes of a plain encode from the start of the buffer', () => {
+    const message = step(100);
+    const into = Buffer.alloc(64 * 1024, 0xee);
+    const frame = codec.encode(message, into);
+    expect(frame.buffer).toBe(into.buffer);
+    expect(frame.byteOffset).toBe(0);
+    expect(Buffer.from(frame).equals(Buffer.from(codec.encode(message)))).toBe(true);
+  });
+
+  it('moves a frame that does not fit to a larger buffer, whole', () => {
+    const message = step(50_000);
+    const into = Buffer.alloc(4096);
+    const frame = codec.encode(message, into);
+    expect(frame.buffer).not.toBe(into.buffer);
+    expect(frame.byteOffset).toBe(0);
+    expect(Buffer.from(frame).equals(Buffer.from(codec.encode(message)))).toBe(true);
+  });
+
+  it('leaves the buffer alone afterwards: later plain encodes go elsewhere', () => {
+    const into = Buffer.alloc(64 * 1024);
+    const frame = codec.encode(step(100), into);
+    const before = Buffer.from(into);
+    for (let k = 0; k < 50; k++) codec.encode(step(200 + k));
+    expect(into.equals(before)).toBe(true);
+    expect(codec.decodeCoordinatorMessage(frame, 'coordinator')).toMatchObject({ type: 'step', step: 7 });
+  });
+});
+
 describe('createCodec rejects', () => {
   it('a frame that is not msgpack, naming the peer and the size', () => {
     const error = protocolError(() => codec.decodeWorkerMessage(Uint8Array.from([0xc1, 0xff, 0x00, 0x12]), 'worker host-a:1234'));
