@@ -10,8 +10,9 @@ export interface MessageCodec {
    * Packs a message. With `into`, the frame is written from the start of that buffer (a larger
    * new one if it does not fit: the frame's own buffer tells) instead of msgpackr's shared one, so
    * a caller that sends large frames can reuse a few buffers rather than allocate one per frame.
+   * A Node Buffer, not any Uint8Array: msgpackr writes strings with Buffer's own methods.
    */
-  encode(message: WorkerMessage | CoordinatorMessage, into?: Uint8Array): Uint8Array;
+  encode(message: WorkerMessage | CoordinatorMessage, into?: Buffer): Uint8Array;
   decodeWorkerMessage(frame: Uint8Array, peer: string): WorkerMessage;
   decodeCoordinatorMessage(frame: Uint8Array, peer: string): CoordinatorMessage;
 }
